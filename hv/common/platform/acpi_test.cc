@@ -1,0 +1,105 @@
+// SPDX-License-Identifier: Apache-2.0
+// ACPI parsing: RSDP search, \_S5 package decoding and the S5 port writes.
+#include "xhv/acpi.h"
+
+#include <cstring>
+#include <vector>
+
+#include "gtest/gtest.h"
+#include "testing/fakes/fake_cpu.h"
+
+namespace {
+
+std::vector<uint8_t> Rsdp() {
+  std::vector<uint8_t> r(20, 0);
+  std::memcpy(r.data(), "RSD PTR ", 8);
+  uint8_t sum = acpi_checksum(r.data(), r.size());
+  r[8] = static_cast<uint8_t>(-sum);
+  return r;
+}
+
+TEST(AcpiRsdp, FoundOnlyOnSixteenByteBoundaries) {
+  std::vector<uint8_t> area(256, 0);
+  std::vector<uint8_t> rsdp = Rsdp();
+  std::memcpy(area.data() + 40, rsdp.data(), rsdp.size());  // not 16-aligned
+  EXPECT_EQ(acpi_find_rsdp(area.data(), area.size()), -1);
+  std::memcpy(area.data() + 96, rsdp.data(), rsdp.size());
+  EXPECT_EQ(acpi_find_rsdp(area.data(), area.size()), 96);
+}
+
+TEST(AcpiRsdp, BadChecksumIsSkipped) {
+  std::vector<uint8_t> area(64, 0);
+  std::vector<uint8_t> rsdp = Rsdp();
+  rsdp[19] ^= 1;
+  std::memcpy(area.data() + 16, rsdp.data(), rsdp.size());
+  EXPECT_EQ(acpi_find_rsdp(area.data(), area.size()), -1);
+}
+
+TEST(AcpiRsdp, SignatureCutOffByTheEndIsNotFound) {
+  std::vector<uint8_t> area(32, 0);
+  std::memcpy(area.data() + 16, "RSD PTR ", 8);
+  EXPECT_EQ(acpi_find_rsdp(area.data(), area.size()), -1);
+}
+
+TEST(AcpiS5, BytePrefixedValues) {
+  // Name(_S5_, Package(4) {0x05, 0x05, 0, 0})
+  const uint8_t aml[] = {0x10, 0x08, '_', 'S', '5', '_', 0x12, 0x0A, 0x04,
+                         0x0A, 0x05, 0x0A, 0x05, 0x00, 0x00};
+  uint8_t a = 0xEE, b = 0xEE;
+  ASSERT_TRUE(acpi_parse_s5(aml, sizeof(aml), &a, &b));
+  EXPECT_EQ(a, 5);
+  EXPECT_EQ(b, 5);
+}
+
+TEST(AcpiS5, ZeroAndOneOpcodesWithRootPrefix) {
+  // Name(\_S5_, Package(2) {Zero, One})
+  const uint8_t aml[] = {0x08, '\\', '_', 'S', '5', '_', 0x12, 0x05, 0x02, 0x00, 0x01};
+  uint8_t a = 0xEE, b = 0xEE;
+  ASSERT_TRUE(acpi_parse_s5(aml, sizeof(aml), &a, &b));
+  EXPECT_EQ(a, 0);
+  EXPECT_EQ(b, 1);
+}
+
+TEST(AcpiS5, MultiBytePackageLengthIsSkipped) {
+  // PkgLength lead byte 0x40 says one more length byte follows.
+  const uint8_t aml[] = {0x08, '_', 'S', '5', '_', 0x12, 0x40, 0x01, 0x02, 0x0A, 0x07, 0x0A, 0x03};
+  uint8_t a = 0, b = 0;
+  ASSERT_TRUE(acpi_parse_s5(aml, sizeof(aml), &a, &b));
+  EXPECT_EQ(a, 7);
+  EXPECT_EQ(b, 3);
+}
+
+TEST(AcpiS5, ReferenceWithoutNameOpIsNotADefinition) {
+  // "_S5_" used as a method argument, not defined: no NameOp before it.
+  const uint8_t aml[] = {0x70, '_', 'S', '5', '_', 0x12, 0x05, 0x02, 0x0A, 0x05, 0x00};
+  uint8_t a = 0, b = 0;
+  EXPECT_FALSE(acpi_parse_s5(aml, sizeof(aml), &a, &b));
+}
+
+TEST(AcpiS5, TruncatedPackageFails) {
+  const uint8_t aml[] = {0x08, '_', 'S', '5', '_', 0x12, 0x05, 0x02, 0x0A};
+  uint8_t a = 0, b = 0;
+  EXPECT_FALSE(acpi_parse_s5(aml, sizeof(aml), &a, &b));
+}
+
+TEST(AcpiPoweroff, WritesSlpTypAndSlpEnToBothBlocks) {
+  xhv_fake::cpu().Reset();
+  const struct acpi_s5 s5 = {0xB004, 0xB104, 5, 2};
+  acpi_poweroff(&s5);
+  const std::vector<xhv_fake::PortWrite> expected = {
+      {0xB004, (1U << 13) | (5U << 10), 2},
+      {0xB104, (1U << 13) | (2U << 10), 2},
+  };
+  EXPECT_EQ(xhv_fake::cpu().port_writes, expected);
+}
+
+TEST(AcpiPoweroff, NoPm1bBlockMeansOneWrite) {
+  xhv_fake::cpu().Reset();
+  const struct acpi_s5 s5 = {0x604, 0, 0, 0};
+  acpi_poweroff(&s5);
+  ASSERT_EQ(xhv_fake::cpu().port_writes.size(), 1U);
+  EXPECT_EQ(xhv_fake::cpu().port_writes[0].port, 0x604);
+  EXPECT_EQ(xhv_fake::cpu().port_writes[0].value, 1U << 13);
+}
+
+}  // namespace

@@ -1,0 +1,72 @@
+// SPDX-License-Identifier: Apache-2.0
+// Host implementation of xhv/cpu_ops.h backed by xhv_fake::FakeCpu.
+#include "testing/fakes/fake_cpu.h"
+
+#include <cstdio>
+#include <cstdlib>
+
+namespace xhv_fake {
+
+FakeCpu &cpu() {
+  static FakeCpu state;
+  return state;
+}
+
+}  // namespace xhv_fake
+
+using xhv_fake::cpu;
+
+extern "C" {
+
+void cpu_cpuid(uint32_t leaf, uint32_t subleaf, struct cpuid_regs *out) {
+  auto it = cpu().cpuid.find({leaf, subleaf});
+  *out = it == cpu().cpuid.end() ? cpuid_regs{0, 0, 0, 0} : it->second;
+}
+
+static uint32_t port_read(uint16_t port, uint32_t all_ones) {
+  auto &q = cpu().port_reads[port];
+  if (q.empty()) {
+    return all_ones;  // an ISA bus with nothing behind the port
+  }
+  uint32_t v = q.front();
+  if (q.size() > 1) {
+    q.pop_front();  // the last scripted value repeats
+  }
+  return v;
+}
+
+uint8_t cpu_inb(uint16_t port) { return static_cast<uint8_t>(port_read(port, 0xFFU)); }
+uint16_t cpu_inw(uint16_t port) { return static_cast<uint16_t>(port_read(port, 0xFFFFU)); }
+uint32_t cpu_inl(uint16_t port) { return port_read(port, 0xFFFFFFFFU); }
+void cpu_outb(uint16_t port, uint8_t value) { cpu().port_writes.push_back({port, value, 1}); }
+void cpu_outw(uint16_t port, uint16_t value) { cpu().port_writes.push_back({port, value, 2}); }
+void cpu_outl(uint16_t port, uint32_t value) { cpu().port_writes.push_back({port, value, 4}); }
+
+uint64_t cpu_rdmsr(uint32_t msr) {
+  auto it = cpu().msrs.find(msr);
+  if (it == cpu().msrs.end()) {
+    std::fprintf(stderr, "fake cpu: RDMSR of unset MSR 0x%x\n", msr);
+    std::abort();
+  }
+  return it->second;
+}
+
+void cpu_wrmsr(uint32_t msr, uint64_t value) { cpu().msrs[msr] = value; }
+uint64_t cpu_rdtsc(void) { return cpu().tsc++; }
+
+uword_t cpu_read_cr0(void) { return cpu().cr0; }
+uword_t cpu_read_cr3(void) { return cpu().cr3; }
+uword_t cpu_read_cr4(void) { return cpu().cr4; }
+void cpu_write_cr0(uword_t value) { cpu().cr0 = value; }
+void cpu_write_cr3(uword_t value) { cpu().cr3 = value; }
+void cpu_write_cr4(uword_t value) { cpu().cr4 = value; }
+
+void cpu_pause(void) {}
+
+void cpu_halt_forever(void) {
+  cpu().halts++;
+  std::fprintf(stderr, "fake cpu: halted for good\n");
+  std::abort();
+}
+
+}  // extern "C"

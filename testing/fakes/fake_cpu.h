@@ -1,0 +1,43 @@
+// SPDX-License-Identifier: Apache-2.0
+// A scriptable stand-in for xhv/cpu_ops.h, linked into host unit tests.
+#ifndef XHV_TESTING_FAKES_FAKE_CPU_H
+#define XHV_TESTING_FAKES_FAKE_CPU_H
+
+#include <cstdint>
+#include <deque>
+#include <map>
+#include <utility>
+#include <vector>
+
+#include "xhv/cpu_ops.h"
+
+namespace xhv_fake {
+
+struct PortWrite {
+  uint16_t port;
+  uint32_t value;
+  int width;  // bytes
+  bool operator==(const PortWrite &o) const {
+    return port == o.port && value == o.value && width == o.width;
+  }
+};
+
+// State behind the fake cpu_* functions. Tests set it up, call the code under
+// test, then inspect what it did. Reset() between tests (FakeCpuTest does).
+struct FakeCpu {
+  std::map<std::pair<uint32_t, uint32_t>, cpuid_regs> cpuid;  // (leaf, subleaf)
+  std::map<uint32_t, uint64_t> msrs;
+  std::map<uint16_t, std::deque<uint32_t>> port_reads;  // scripted, else 0xFF..
+  std::vector<PortWrite> port_writes;
+  uword_t cr0 = 0, cr3 = 0, cr4 = 0;
+  uint64_t tsc = 0;
+  int halts = 0;
+
+  void Reset() { *this = FakeCpu(); }
+};
+
+FakeCpu &cpu();
+
+}  // namespace xhv_fake
+
+#endif  // XHV_TESTING_FAKES_FAKE_CPU_H

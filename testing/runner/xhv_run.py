@@ -1,0 +1,256 @@
+#!/usr/bin/env python3
+# SPDX-License-Identifier: Apache-2.0
+"""xhv emulator runner: boots disk images in Bochs, QEMU+KVM or QEMU TCG.
+
+COM1 (the hypervisor log) and COM2 (the guest console) go to files. A run
+ends when the machine powers off, or at a hard wall-clock timeout, when the
+emulator is killed and every log is kept. Emulator exit codes mean nothing
+here (Bochs exits 1 on every path); callers judge a run by its serial logs.
+
+Backends:
+  bochs     software VMX (EPT, unrestricted guest); deterministic with
+            `clock: sync=none`, so a run replays exactly from its settings.
+  qemu-kvm  QEMU with KVM, only where the host's KVM offers nested VMX.
+  qemu-tcg  QEMU without acceleration: no VMX, for bare guests and smoke tests.
+  auto      qemu-kvm if nested VMX is available, else bochs when VMX is
+            needed, else qemu-tcg.
+"""
+
+import argparse
+import json
+import os
+import shlex
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+
+EMULATORS = ("bochs", "qemu-kvm", "qemu-tcg")
+BOCHS_CPU_MODEL = "corei7_sandy_bridge_2600k"
+BOCHS_IPS = 50000000
+BOCHS_BIOS = "/usr/share/bochs/BIOS-bochs-latest"
+BOCHS_VGABIOS = "/usr/share/vgabios/vgabios.bin"
+
+
+class RunnerError(Exception):
+    """A run could not be set up (bad input, missing emulator): not a test verdict."""
+
+
+def kvm_nested_vmx():
+    """True when /dev/kvm is usable and the host's KVM exposes nested VMX."""
+    if not os.access("/dev/kvm", os.R_OK | os.W_OK):
+        return False
+    try:
+        with open("/proc/cpuinfo") as f:
+            if " vmx" not in f.read():
+                return False
+        with open("/sys/module/kvm_intel/parameters/nested") as f:
+            return f.read().strip() in ("Y", "1")
+    except OSError:
+        return False
+
+
+def pick_emulator(requested, needs_vmx):
+    if requested == "auto":
+        if kvm_nested_vmx():
+            return "qemu-kvm"
+        return "bochs" if needs_vmx else "qemu-tcg"
+    if requested == "qemu-kvm" and not kvm_nested_vmx():
+        raise RunnerError("qemu-kvm requested, but this host's KVM has no nested VMX "
+                          "(/dev/kvm, vmx in /proc/cpuinfo, kvm_intel nested=Y)")
+    if requested == "qemu-tcg" and needs_vmx:
+        raise RunnerError("qemu-tcg cannot run a hypervisor cell: QEMU's TCG has no VMX")
+    return requested
+
+
+def free_tcp_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class Run:
+    """One emulator run; fields end up in the result JSON."""
+
+    def __init__(self, args, emulator, out_dir):
+        self.args = args
+        self.emulator = emulator
+        self.out_dir = out_dir
+        self.com1 = os.path.join(out_dir, "com1.log")
+        self.com2 = os.path.join(out_dir, "com2.log")
+        self.emulator_log = os.path.join(out_dir, "emulator.log")
+        self.qmp_port = None
+        self.replay = {}
+
+    def command(self, work):
+        if self.emulator == "bochs":
+            return self._bochs_command(work)
+        return self._qemu_command()
+
+    def _qemu_command(self):
+        a = self.args
+        cmd = ["qemu-system-x86_64", "-m", "%dM" % a.mem_mib, "-smp", str(a.smp),
+               "-display", "none", "-no-reboot", "-monitor", "none",
+               "-serial", "file:" + self.com1, "-serial", "file:" + self.com2]
+        for index, disk in enumerate(a.disk):
+            cmd += ["-drive", "file=%s,format=raw,index=%d,media=disk,snapshot=on" % (disk, index)]
+        if self.emulator == "qemu-kvm":
+            cmd += ["-enable-kvm", "-cpu", a.qemu_cpu or "host,+vmx"]
+            self.qmp_port = free_tcp_port()
+            cmd += ["-qmp", "tcp:127.0.0.1:%d,server=on,wait=off" % self.qmp_port]
+        else:
+            cmd += ["-accel", "tcg", "-cpu", a.qemu_cpu or "max"]
+        self.replay = {"emulator": self.emulator, "cpu": cmd[cmd.index("-cpu") + 1],
+                       "smp": a.smp, "mem_mib": a.mem_mib}
+        return cmd
+
+    def _bochs_command(self, work):
+        a = self.args
+        model = a.bochs_cpu_model or BOCHS_CPU_MODEL
+        lines = [
+            "megs: %d" % a.mem_mib,
+            "romimage: file=%s" % BOCHS_BIOS,
+            "vgaromimage: file=%s" % BOCHS_VGABIOS,
+            # Headless: rfb never waits for a viewer (Debian's build lacks nogui).
+            'display_library: rfb, options="timeout=0"',
+            "cpu: model=%s, count=%d, ips=%d, reset_on_triple_fault=0, ignore_bad_msrs=1"
+            % (model, a.smp, BOCHS_IPS),
+            "clock: sync=none, time0=%d" % a.bochs_time0,
+            "boot: disk",
+            "com1: enabled=1, mode=file, dev=%s" % self.com1,
+            "com2: enabled=1, mode=file, dev=%s" % self.com2,
+            "log: %s" % self.emulator_log,
+            "panic: action=fatal",
+            "error: action=report",
+            "info: action=report",
+            "debug: action=ignore",
+            "mouse: enabled=0",
+            "port_e9_hack: enabled=1",
+        ]
+        for index, disk in enumerate(a.disk):
+            copy = os.path.join(work, "disk%d.img" % index)
+            shutil.copyfile(disk, copy)  # Bochs writes to its disks
+            channel, role = ("ata0", "master") if index == 0 else ("ata0", "slave") if index == 1 \
+                else ("ata1", "master")
+            if index == 2:
+                lines.append("ata1: enabled=1, ioaddr1=0x170, ioaddr2=0x370, irq=15")
+            lines.append("%s-%s: type=disk, path=%s, mode=flat" % (channel, role, copy))
+        rc = os.path.join(work, "bochsrc")
+        with open(rc, "w") as f:
+            f.write("\n".join(lines) + "\n")
+        shutil.copyfile(rc, os.path.join(self.out_dir, "bochsrc"))
+        cont = os.path.join(work, "continue.rc")
+        with open(cont, "w") as f:
+            f.write("c\n")
+        self.replay = {"emulator": "bochs", "cpu_model": model, "smp": a.smp,
+                       "mem_mib": a.mem_mib, "ips": BOCHS_IPS, "clock": "sync=none",
+                       "time0": a.bochs_time0}
+        # The internal debugger always stops first; -rc continues, and EOF on
+        # stdin makes it quit when something (SIGINT, a reset) stops it again.
+        return ["bochs", "-q", "-f", rc, "-rc", cont]
+
+
+def read_lines(path):
+    """The lines of a serial or emulator log; none if the emulator never made it."""
+    try:
+        with open(path, "rb") as f:
+            return f.read().decode("utf-8", "replace").splitlines()
+    except OSError:
+        return []
+
+
+def tail(path, n=40):
+    lines = read_lines(path)
+    return "\n".join(lines[-n:]) if lines else "(%s is empty or missing)" % os.path.basename(path)
+
+
+def execute(args, out_dir):
+    """Runs the emulator to power-off or timeout. Returns the result dict."""
+    for disk in args.disk:
+        if not os.path.isfile(disk):
+            raise RunnerError("disk image %s does not exist" % disk)
+    args.disk = [os.path.abspath(d) for d in args.disk]
+    out_dir = os.path.abspath(out_dir)
+    emulator = pick_emulator(args.emulator, args.needs_vmx)
+    os.makedirs(out_dir, exist_ok=True)
+    run = Run(args, emulator, out_dir)
+    with tempfile.TemporaryDirectory(prefix="xhv-run-") as work:
+        cmd = run.command(work)
+        binary = shutil.which(cmd[0])
+        if binary is None:
+            raise RunnerError("%s not found: run ./bazelw once to install the project's packages"
+                              % cmd[0])
+        replay_line = " ".join("%s=%s" % kv for kv in sorted(run.replay.items()))
+        sys.stderr.write("xhv-run: %s\nxhv-run: replay settings: %s\n"
+                         % (" ".join(shlex.quote(c) for c in cmd), replay_line))
+        env = dict(os.environ)
+        start = time.monotonic()
+        with open(run.emulator_log if emulator != "bochs" else os.path.join(out_dir, "bochs.out"),
+                  "wb") as log:
+            proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=log,
+                                    stderr=subprocess.STDOUT, env=env, cwd=work,
+                                    start_new_session=True)
+            timed_out = False
+            try:
+                proc.wait(timeout=args.timeout)
+            except subprocess.TimeoutExpired:
+                timed_out = True
+                # SIGINT lets Bochs' debugger dump the CPU state into its log
+                # before it quits on EOF; then make sure it is gone.
+                os.killpg(proc.pid, signal.SIGINT)
+                try:
+                    proc.wait(timeout=10)
+                except subprocess.TimeoutExpired:
+                    os.killpg(proc.pid, signal.SIGKILL)
+                    proc.wait()
+        wall = time.monotonic() - start
+    return {
+        "emulator": emulator,
+        "timed_out": timed_out,
+        "exit_code": proc.returncode,
+        "wall_seconds": round(wall, 2),
+        "replay": run.replay,
+        "command": cmd,
+        "com1": run.com1,
+        "com2": run.com2,
+        "emulator_log": run.emulator_log,
+        "qmp_port": run.qmp_port,
+    }
+
+
+def add_arguments(ap):
+    ap.add_argument("--emulator", choices=("auto",) + EMULATORS, default="auto")
+    ap.add_argument("--disk", action="append", required=True,
+                    help="raw disk image; the first is BIOS drive 0x80, the next 0x81")
+    ap.add_argument("--needs-vmx", action="store_true",
+                    help="the run boots the hypervisor (rules out qemu-tcg)")
+    ap.add_argument("--smp", type=int, default=2)
+    ap.add_argument("--mem-mib", type=int, default=1024)
+    ap.add_argument("--timeout", type=float, default=300, help="wall-clock seconds")
+    ap.add_argument("--bochs-cpu-model", default=None)
+    ap.add_argument("--bochs-time0", type=int, default=1700000000,
+                    help="Bochs' emulated wall clock at power-on (part of the replay settings)")
+    ap.add_argument("--qemu-cpu", default=None)
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    add_arguments(ap)
+    ap.add_argument("--out-dir", required=True)
+    args = ap.parse_args()
+    try:
+        result = execute(args, args.out_dir)
+    except RunnerError as e:
+        sys.stderr.write("xhv-run: error: %s\n" % e)
+        return 2
+    with open(os.path.join(args.out_dir, "run.json"), "w") as f:
+        json.dump(result, f, indent=2)
+    print(json.dumps(result, indent=2))
+    return 1 if result["timed_out"] else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
