@@ -7,6 +7,8 @@
 #include "xhv/multiboot.h"
 #include "xhv/version.h"
 
+#define POWEROFF_GRACE_SPINS 50000000U
+
 void xhv_main(uint32_t magic, uint32_t mbi_addr) {
   log_init();
 
@@ -34,6 +36,10 @@ void xhv_main(uint32_t magic, uint32_t mbi_addr) {
     log_printf("xhv: done, powering off (ACPI S5 via port 0x%x)\n", s5.pm1a_cnt);
     log_flush();
     acpi_poweroff(&s5);
+    /* Emulators act on the S5 write a moment later; don't report failure early. */
+    for (uint32_t i = 0; i < POWEROFF_GRACE_SPINS; i++) {
+      cpu_pause();
+    }
   }
   log_printf("xhv: done, ACPI power-off unavailable, halting\n");
   log_flush();
