@@ -2,6 +2,7 @@
 // Host implementation of xhv/cpu_ops.h backed by xhv_fake::FakeCpu.
 #include "testing/fakes/fake_cpu.h"
 
+#include <cstdarg>
 #include <cstdio>
 #include <cstdlib>
 
@@ -70,3 +71,13 @@ void cpu_halt_forever(void) {
 }
 
 }  // extern "C"
+
+extern "C" void xhv_panic(const char *fmt, ...) {
+  va_list ap;
+  va_start(ap, fmt);
+  std::fprintf(stderr, "xhv: PANIC: ");
+  std::vfprintf(stderr, fmt, ap);
+  std::fprintf(stderr, "\n");
+  va_end(ap);
+  std::abort();
+}
