@@ -1,5 +1,13 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* i386 entry from GRUB: own GDT, a stack, then xhv_main(magic, mbi). */
+/*
+ * i386 entry from GRUB: own GDT, a stack, PAE paging with an identity map of
+ * the low 4 GiB in 2 MiB pages (VMX operation needs CR0.PG = 1), then
+ * xhv_main(magic, mbi).
+ */
+#define CR0_PG          (1 << 31)
+#define CR4_PAE         (1 << 5)
+#define PDPTE_P         0x1             /* PAE PDPTEs have no RW/US bits */
+#define PDE_2M          0x83            /* present, writable, page size */
         .code32
         .section .text.entry, "ax"
         .global _start
@@ -18,6 +26,34 @@ _start:
         movw    %ax, %gs
         movw    %ax, %ss
         movl    $boot_stack_top, %esp
+
+        /* PDPT[0..3] -> PD0..PD3; PDn[i] = 2 MiB page (all below 4 GiB). */
+        xorl    %ecx, %ecx
+3:      movl    %ecx, %eax
+        shll    $12, %eax
+        addl    $boot_pd, %eax
+        orl     $PDPTE_P, %eax
+        movl    %eax, boot_pdpt(, %ecx, 8)
+        incl    %ecx
+        cmpl    $4, %ecx
+        jne     3b
+        xorl    %ecx, %ecx
+4:      movl    %ecx, %eax
+        shll    $21, %eax
+        orl     $PDE_2M, %eax
+        movl    %eax, boot_pd(, %ecx, 8)
+        incl    %ecx
+        cmpl    $2048, %ecx
+        jne     4b
+        movl    %cr4, %eax
+        orl     $CR4_PAE, %eax
+        movl    %eax, %cr4
+        movl    $boot_pdpt, %eax
+        movl    %eax, %cr3
+        movl    %cr0, %eax
+        orl     $CR0_PG, %eax
+        movl    %eax, %cr0
+
         xorl    %ebp, %ebp
         pushl   %esi
         pushl   %edi
@@ -39,6 +75,39 @@ gdt_ptr:
 
         .section .bss
         .align 4096
+boot_pdpt:
+        .skip   4096
+boot_pd:
+        .skip   4 * 4096
 boot_stack:
         .skip   16384
 boot_stack_top:
+
+        .text
+/* void arch_load_gdt(const struct dt_ptr *gdt): load it, reload every segment. */
+        .global arch_load_gdt
+arch_load_gdt:
+        movl    4(%esp), %eax
+        lgdt    (%eax)
+        ljmp    $0x08, $1f
+1:      movw    $0x10, %ax
+        movw    %ax, %ds
+        movw    %ax, %es
+        movw    %ax, %fs
+        movw    %ax, %gs
+        movw    %ax, %ss
+        ret
+
+/* arch_call_on_stack(stack_top, fn, arg): fn(arg) on a new stack, no return. */
+        .global arch_call_on_stack
+arch_call_on_stack:
+        movl    4(%esp), %eax
+        movl    8(%esp), %ecx
+        movl    12(%esp), %edx
+        movl    %eax, %esp
+        xorl    %ebp, %ebp
+        pushl   %edx
+        call    *%ecx
+1:      cli
+        hlt
+        jmp     1b

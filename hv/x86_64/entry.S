@@ -100,3 +100,34 @@ boot_pd:
 boot_stack:
         .skip   16384
 boot_stack_top:
+
+        .text
+/* void arch_load_gdt(const struct dt_ptr *gdt): load it, reload every segment. */
+        .global arch_load_gdt
+arch_load_gdt:
+        lgdt    (%rdi)
+        /* A far return is the way to reload CS in 64-bit mode. */
+        pushq   $0x08
+        leaq    1f(%rip), %rax
+        pushq   %rax
+        lretq
+1:      movw    $0x10, %ax
+        movw    %ax, %ds
+        movw    %ax, %es
+        movw    %ax, %fs
+        movw    %ax, %gs
+        movw    %ax, %ss
+        ret
+
+/* arch_call_on_stack(stack_top, fn, arg): fn(arg) on a new stack, no return. */
+        .global arch_call_on_stack
+arch_call_on_stack:
+        movq    %rdi, %rsp
+        xorl    %ebp, %ebp
+        movq    %rdx, %rdi
+        /* stack_top is 16-aligned minus one word: the call pushes the 16th byte. */
+        andq    $-16, %rsp
+        call    *%rsi
+1:      cli
+        hlt
+        jmp     1b

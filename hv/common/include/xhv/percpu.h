@@ -1,0 +1,63 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* Per-CPU state, found from the top of the CPU's host stack. */
+#ifndef XHV_PERCPU_H
+#define XHV_PERCPU_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "xhv/arch.h"
+#include "xhv/compiler.h"
+
+XHV_BEGIN_DECLS
+
+#define XHV_MAX_CPUS 8U
+/* Power of two: this_cpu() masks the stack pointer with it. */
+#define HOST_STACK_SIZE 0x8000U
+
+/* Hardware task state segment: only needed because VMX host state wants a TR. */
+struct tss {
+  uint8_t bytes[104];
+} XHV_PACKED;
+
+struct cpu {
+  uint32_t index;   /* 0 is the BSP */
+  uint32_t apic_id; /* local APIC ID */
+  bool is_bsp;
+  struct tss tss;
+};
+
+/*
+ * One host stack per CPU, aligned to its size. The last word of each stack
+ * holds the owning struct cpu *, so any code on that stack (exception, NMI,
+ * VM-exit handler) finds its CPU without a lookup.
+ */
+struct host_stack {
+  uint8_t bytes[HOST_STACK_SIZE];
+} XHV_ALIGNED(HOST_STACK_SIZE);
+
+/* The CPU whose host stack we are running on. */
+struct cpu *this_cpu(void);
+
+/* Top of `cpu`'s host stack, below the struct cpu * slot. */
+uword_t cpu_stack_top(const struct cpu *cpu);
+
+/* Binds CPU slot `index` to `apic_id`; returns the cpu. */
+struct cpu *percpu_init(uint32_t index, uint32_t apic_id);
+
+/* Builds the shared GDT (with one TSS per CPU) and IDT; BSP, once. */
+void cpu_tables_init(void);
+/* Loads GDT, segments, IDT and this CPU's TR. */
+void cpu_tables_load(struct cpu *cpu);
+
+/* Called by the exception stubs; returns only for NMIs. */
+void xhv_exception(struct exception_frame *frame);
+
+/* Per-arch helpers, in each image's entry.S. */
+void arch_load_gdt(const struct dt_ptr *gdt);
+/* Switches to `stack_top` and calls fn(arg); never returns. */
+XHV_NORETURN void arch_call_on_stack(uword_t stack_top, void (*fn)(struct cpu *), struct cpu *arg);
+
+XHV_END_DECLS
+
+#endif /* XHV_PERCPU_H */
