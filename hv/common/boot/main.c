@@ -3,18 +3,39 @@
 #include "xhv/acpi.h"
 #include "xhv/boot.h"
 #include "xhv/cpu_ops.h"
+#include "xhv/e820.h"
+#include "xhv/guest_bios.h"
+#include "xhv/heap.h"
 #include "xhv/log.h"
 #include "xhv/multiboot.h"
+#include "xhv/panic.h"
 #include "xhv/percpu.h"
+#include "xhv/smp.h"
+#include "xhv/string.h"
+#include "xhv/vcpu.h"
 #include "xhv/version.h"
 
 #define POWEROFF_GRACE_SPINS 50000000U
+#define MIB (1ULL << 20)
+/* The hypervisor's heap (VMX pages, EPT, hypapp state), reserved high in RAM. */
+#define HEAP_SIZE (16ULL * MIB)
+#define HEAP_ALIGN (2ULL * MIB)
+#define HEAP_LIMIT (1ULL << 32) /* the i386 image reaches only the low 4 GiB */
+#define DEFAULT_BOOT_DRIVE 0x80U
+#define MBR_SIZE 512U
+
+extern const uint8_t __image_start[];
+extern const uint8_t __image_end[];
 
 static const struct multiboot_info *boot_info;
+static struct e820_map firmware_map;
+static struct e820_map guest_map;
+static struct guest_boot guest;
+static struct acpi_s5 s5;
+static bool have_s5;
 
 static XHV_NORETURN void power_off(void) {
-  struct acpi_s5 s5;
-  if (acpi_find_s5(&s5)) {
+  if (have_s5) {
     log_printf("xhv: done, powering off (ACPI S5 via port 0x%x)\n", s5.pm1a_cnt);
     log_flush();
     acpi_poweroff(&s5);
@@ -28,26 +49,138 @@ static XHV_NORETURN void power_off(void) {
   cpu_halt_forever();
 }
 
+static void print_map(const char *title, const struct e820_map *m) {
+  static const char *const types[] = {"?", "usable", "reserved", "ACPI", "ACPI NVS", "bad"};
+  log_printf("e820: %s (%u entries)\n", title, m->count);
+  for (uint32_t i = 0; i < m->count; i++) {
+    const struct e820_entry *e = &m->entry[i];
+    log_printf("e820:   [0x%016llx, 0x%016llx) %s\n", (unsigned long long)e->base,
+               (unsigned long long)(e->base + e->length),
+               e->type < XHV_ARRAY_SIZE(types) ? types[e->type] : "other");
+  }
+}
+
+/* "boot_drive=0xNN" on the multiboot command line names the guest's BIOS drive. */
+static uint8_t parse_boot_drive(const char *cmdline) {
+  const char *key = "boot_drive=";
+  for (const char *p = cmdline; p && *p; p++) {
+    if (strncmp(p, key, strlen(key)) != 0 || (p != cmdline && p[-1] != ' ')) {
+      continue;
+    }
+    p += strlen(key);
+    uint32_t value = 0;
+    if (p[0] == '0' && (p[1] == 'x' || p[1] == 'X')) {
+      p += 2;
+    }
+    for (; *p && *p != ' '; p++) {
+      char c = *p;
+      uint32_t digit = (c >= '0' && c <= '9')   ? (uint32_t)(c - '0')
+                       : (c >= 'a' && c <= 'f') ? (uint32_t)(c - 'a' + 10)
+                       : (c >= 'A' && c <= 'F') ? (uint32_t)(c - 'A' + 10)
+                                                : 0x100U;
+      if (digit > 0xFU) {
+        xhv_panic("boot: bad boot_drive value on the command line \"%s\"", cmdline);
+      }
+      value = value * 16U + digit;
+    }
+    if (value > 0xFFU) {
+      xhv_panic("boot: boot_drive must be a BIOS drive number (0x80..0xff)");
+    }
+    return (uint8_t)value;
+  }
+  return DEFAULT_BOOT_DRIVE;
+}
+
+/* Builds the guest's memory map: the firmware's minus everything xhv owns. */
+static void reserve_memory(const struct multiboot_info *mbi) {
+  if (!(mbi->flags & MULTIBOOT_INFO_MMAP) ||
+      e820_from_multiboot(&firmware_map, (const void *)(uword_t)mbi->mmap_addr,
+                          mbi->mmap_length) != E820_OK) {
+    xhv_panic("boot: the boot loader passed no usable memory map");
+  }
+  e820_normalize(&firmware_map);
+  print_map("firmware memory map", &firmware_map);
+
+  uint64_t image_base = (uword_t)__image_start & ~(uint64_t)(PAGE_SIZE - 1U);
+  uint64_t image_end = ((uword_t)__image_end + PAGE_SIZE - 1U) & ~(uint64_t)(PAGE_SIZE - 1U);
+  uint64_t heap_base;
+  if (!e820_find_free(&firmware_map, HEAP_SIZE, HEAP_ALIGN, HEAP_LIMIT, &heap_base)) {
+    xhv_panic("boot: no %llu MiB of free RAM below 4 GiB for the hypervisor",
+              (unsigned long long)(HEAP_SIZE / MIB));
+  }
+  heap_init(heap_base, HEAP_SIZE);
+  guest_map = firmware_map;
+  if (e820_hide_range(&guest_map, image_base, image_end - image_base) != E820_OK ||
+      e820_hide_range(&guest_map, heap_base, HEAP_SIZE) != E820_OK) {
+    xhv_panic("boot: the memory map has no room for the hypervisor's entries");
+  }
+  log_printf("e820: hypervisor image [0x%llx, 0x%llx), heap [0x%llx, 0x%llx) hidden from the "
+             "guest\n",
+             (unsigned long long)image_base, (unsigned long long)image_end,
+             (unsigned long long)heap_base, (unsigned long long)(heap_base + HEAP_SIZE));
+  print_map("guest memory map", &guest_map);
+  guest.hide_base = heap_base;
+  guest.hide_size = HEAP_SIZE;
+  guest.second_hide_base = image_base;
+  guest.second_hide_size = image_end - image_base;
+}
+
+/* The guest's boot sector: the first multiboot module (GRUB: `module (hd1)+1`). */
+static const uint8_t *find_guest_mbr(const struct multiboot_info *mbi) {
+  if (!(mbi->flags & MULTIBOOT_INFO_MODS) || mbi->mods_count == 0) {
+    return 0;
+  }
+  const struct multiboot_mod *mod = (const struct multiboot_mod *)(uword_t)mbi->mods_addr;
+  if (mod->mod_end - mod->mod_start < MBR_SIZE) {
+    xhv_panic("boot: the guest boot sector module is %u bytes, not %u",
+              mod->mod_end - mod->mod_start, MBR_SIZE);
+  }
+  const uint8_t *mbr = (const uint8_t *)(uword_t)mod->mod_start;
+  if (mbr[510] != 0x55U || mbr[511] != 0xAAU) {
+    xhv_panic("boot: the guest boot sector has no 0x55AA signature");
+  }
+  return mbr;
+}
+
+static void ap_main(struct cpu *cpu) { vmx_cpu_launch(cpu); }
+
 /* The BSP's life after the boot stack: on its own per-CPU host stack. */
 static void bsp_main(struct cpu *cpu) {
   cpu_tables_load(cpu);
+  cpu->apic_id = lapic_id();
   const struct multiboot_info *mbi = boot_info;
-  if (mbi->flags & MULTIBOOT_INFO_CMDLINE) {
-    log_printf("boot: command line \"%s\"\n", (const char *)(uword_t)mbi->cmdline);
+  const char *cmdline =
+      (mbi->flags & MULTIBOOT_INFO_CMDLINE) ? (const char *)(uword_t)mbi->cmdline : "";
+  log_printf("boot: command line \"%s\"\n", cmdline);
+  have_s5 = acpi_find_s5(&s5);
+
+  guest.mbr = find_guest_mbr(mbi);
+  if (guest.mbr == 0) {
+    log_printf("boot: no guest boot sector module, nothing to run\n");
+    power_off();
   }
-  if (mbi->flags & MULTIBOOT_INFO_MEMORY) {
-    log_printf("boot: %u KiB low memory, %u KiB above 1 MiB\n", mbi->mem_lower, mbi->mem_upper);
+  guest.boot_drive = parse_boot_drive(cmdline);
+  reserve_memory(mbi);
+  vmx_machine_init(&guest);
+  if (have_s5) {
+    vmx_io_intercept_port(s5.pm1a_cnt);
   }
-  power_off();
+
+  memcpy((void *)(uword_t)GUEST_BOOT_SECTOR, guest.mbr, MBR_SIZE);
+  guest_bios_install_e820(&guest_map);
+  smp_start_aps(ap_main);
+  log_printf("smp: %u CPUs; booting the guest from BIOS drive 0x%02x\n", smp_cpu_count(),
+             guest.boot_drive);
+  vmx_cpu_launch(cpu);
 }
 
 void xhv_main(uint32_t magic, uint32_t mbi_addr) {
   log_init();
 
-  struct cpu_summary cpu;
+  struct cpu_summary summary;
   char banner[512];
-  cpu_summary_read(&cpu);
-  banner_format(banner, sizeof(banner), &cpu);
+  cpu_summary_read(&summary);
+  banner_format(banner, sizeof(banner), &summary);
   log_printf("%s", banner);
 
   if (magic != MULTIBOOT_BOOTLOADER_MAGIC) {

@@ -94,3 +94,91 @@ void cpu_halt_forever(void) {
     __asm__ volatile("cli; hlt" ::: "memory");
   }
 }
+
+/*
+ * VMX instructions report success or failure in RFLAGS (SDM "Conventions"
+ * in "VMX Instruction Reference"): CF = 1 VMfailInvalid, ZF = 1 VMfailValid.
+ */
+static int vmx_status(uint8_t cf, uint8_t zf) {
+  if (cf) {
+    return CPU_VMX_FAIL_INVALID;
+  }
+  return zf ? CPU_VMX_FAIL_VALID : CPU_VMX_OK;
+}
+
+int cpu_vmread(uword_t enc, uword_t *value) {
+  uword_t v = 0;
+  uint8_t cf, zf;
+  __asm__ volatile("vmread %[enc], %[val]"
+                   : [val] "=r"(v), "=@ccc"(cf), "=@ccz"(zf)
+                   : [enc] "r"(enc));
+  int rc = vmx_status(cf, zf);
+  if (rc == CPU_VMX_OK) {
+    *value = v;
+  }
+  return rc;
+}
+
+int cpu_vmwrite(uword_t enc, uword_t value) {
+  uint8_t cf, zf;
+  __asm__ volatile("vmwrite %[val], %[enc]"
+                   : "=@ccc"(cf), "=@ccz"(zf)
+                   : [enc] "r"(enc), [val] "r"(value)
+                   : "memory");
+  return vmx_status(cf, zf);
+}
+
+int cpu_vmptrld(uint64_t vmcs_pa) {
+  uint8_t cf, zf;
+  __asm__ volatile("vmptrld %[pa]" : "=@ccc"(cf), "=@ccz"(zf) : [pa] "m"(vmcs_pa) : "memory");
+  return vmx_status(cf, zf);
+}
+
+int cpu_vmclear(uint64_t vmcs_pa) {
+  uint8_t cf, zf;
+  __asm__ volatile("vmclear %[pa]" : "=@ccc"(cf), "=@ccz"(zf) : [pa] "m"(vmcs_pa) : "memory");
+  return vmx_status(cf, zf);
+}
+
+int cpu_vmxon(uint64_t vmxon_pa) {
+  uint8_t cf, zf;
+  __asm__ volatile("vmxon %[pa]" : "=@ccc"(cf), "=@ccz"(zf) : [pa] "m"(vmxon_pa) : "memory");
+  return vmx_status(cf, zf);
+}
+
+int cpu_vmxoff(void) {
+  uint8_t cf, zf;
+  __asm__ volatile("vmxoff" : "=@ccc"(cf), "=@ccz"(zf) : : "memory");
+  return vmx_status(cf, zf);
+}
+
+/* The 128-bit descriptors of SDM "INVEPT" and "INVVPID". */
+struct invept_desc {
+  uint64_t eptp;
+  uint64_t reserved;
+};
+
+struct invvpid_desc {
+  uint64_t vpid; /* bits 15:0; bits 63:16 must be zero */
+  uint64_t linear_addr;
+};
+
+int cpu_invept(uword_t type, uint64_t eptp) {
+  struct invept_desc desc = {eptp, 0ULL};
+  uint8_t cf, zf;
+  __asm__ volatile("invept %[desc], %[type]"
+                   : "=@ccc"(cf), "=@ccz"(zf)
+                   : [desc] "m"(desc), [type] "r"(type)
+                   : "memory");
+  return vmx_status(cf, zf);
+}
+
+int cpu_invvpid(uword_t type, uint16_t vpid, uint64_t linear_addr) {
+  struct invvpid_desc desc = {vpid, linear_addr};
+  uint8_t cf, zf;
+  __asm__ volatile("invvpid %[desc], %[type]"
+                   : "=@ccc"(cf), "=@ccz"(zf)
+                   : [desc] "m"(desc), [type] "r"(type)
+                   : "memory");
+  return vmx_status(cf, zf);
+}

@@ -36,6 +36,11 @@ struct cpu *this_cpu(void) {
   return *(struct cpu **)slot;
 }
 
+struct cpu *cpu_by_index(uint32_t index) {
+  XHV_ASSERT(index < XHV_MAX_CPUS);
+  return &cpus[index];
+}
+
 uword_t cpu_stack_top(const struct cpu *cpu) { return stack_top_slot(cpu->index); }
 
 struct cpu *percpu_init(uint32_t index, uint32_t apic_id) {

@@ -115,7 +115,33 @@ static const uint8_t *valid_sdt(uint32_t addr, const char *sig) {
   return t;
 }
 
-bool acpi_find_s5(struct acpi_s5 *out) {
+#define MADT_ENTRIES_OFFSET 44U
+#define MADT_LOCAL_APIC 0U
+#define MADT_LOCAL_APIC_ENABLED 1U
+
+int acpi_madt_cpus(const uint8_t *madt, size_t len, uint32_t *apic_ids, uint32_t max) {
+  if (len < MADT_ENTRIES_OFFSET) {
+    return -1;
+  }
+  uint32_t count = 0;
+  size_t off = MADT_ENTRIES_OFFSET;
+  while (off + 2U <= len) {
+    uint8_t type = madt[off];
+    uint8_t entry_len = madt[off + 1U];
+    if (entry_len < 2U || off + entry_len > len) {
+      return -1;
+    }
+    if (type == MADT_LOCAL_APIC && entry_len >= 8U &&
+        (read_le32(madt + off + 4U) & MADT_LOCAL_APIC_ENABLED) && count < max) {
+      apic_ids[count++] = madt[off + 3U];
+    }
+    off += entry_len;
+  }
+  return (int)count;
+}
+
+/* The RSDT in physical memory, or 0. */
+static const uint8_t *find_rsdt(void) {
   uint32_t ebda = (uint32_t)(*(const volatile uint16_t *)(uword_t)BDA_EBDA_SEGMENT) << 4;
   const uint8_t *rsdp = 0;
   long off = ebda != 0 ? acpi_find_rsdp(phys(ebda), EBDA_SEARCH_LEN) : -1;
@@ -124,29 +150,46 @@ bool acpi_find_s5(struct acpi_s5 *out) {
   } else if ((off = acpi_find_rsdp(phys(BIOS_ROM_BASE), BIOS_ROM_LEN)) >= 0) {
     rsdp = phys(BIOS_ROM_BASE) + off;
   } else {
-    return false;
+    return 0;
   }
-  const uint8_t *rsdt = valid_sdt(read_le32(rsdp + RSDP_RSDT_OFFSET), "RSDT");
+  return valid_sdt(read_le32(rsdp + RSDP_RSDT_OFFSET), "RSDT");
+}
+
+/* The first valid table with signature `sig` listed in the RSDT, or 0. */
+static const uint8_t *find_table(const char *sig) {
+  const uint8_t *rsdt = find_rsdt();
   if (rsdt == 0) {
-    return false;
+    return 0;
   }
   uint32_t entries = (read_le32(rsdt + 4) - SDT_HEADER_LEN) / 4U;
   for (uint32_t i = 0; i < entries; i++) {
-    const uint8_t *fadt = valid_sdt(read_le32(rsdt + SDT_HEADER_LEN + 4U * i), "FACP");
-    if (fadt == 0 || read_le32(fadt + 4) < FADT_PM1B_CNT_OFFSET + 4U) {
-      continue;
+    const uint8_t *t = valid_sdt(read_le32(rsdt + SDT_HEADER_LEN + 4U * i), sig);
+    if (t != 0) {
+      return t;
     }
-    const uint8_t *dsdt = valid_sdt(read_le32(fadt + FADT_DSDT_OFFSET), "DSDT");
-    if (dsdt == 0) {
-      return false;
-    }
-    out->pm1a_cnt = (uint16_t)read_le32(fadt + FADT_PM1A_CNT_OFFSET);
-    out->pm1b_cnt = (uint16_t)read_le32(fadt + FADT_PM1B_CNT_OFFSET);
-    return out->pm1a_cnt != 0 &&
-           acpi_parse_s5(dsdt + SDT_HEADER_LEN, read_le32(dsdt + 4) - SDT_HEADER_LEN,
-                         &out->slp_typ_a, &out->slp_typ_b);
   }
-  return false;
+  return 0;
+}
+
+int acpi_find_cpus(uint32_t *apic_ids, uint32_t max) {
+  const uint8_t *madt = find_table("APIC");
+  return madt == 0 ? -1 : acpi_madt_cpus(madt, read_le32(madt + 4), apic_ids, max);
+}
+
+bool acpi_find_s5(struct acpi_s5 *out) {
+  const uint8_t *fadt = find_table("FACP");
+  if (fadt == 0 || read_le32(fadt + 4) < FADT_PM1B_CNT_OFFSET + 4U) {
+    return false;
+  }
+  const uint8_t *dsdt = valid_sdt(read_le32(fadt + FADT_DSDT_OFFSET), "DSDT");
+  if (dsdt == 0) {
+    return false;
+  }
+  out->pm1a_cnt = (uint16_t)read_le32(fadt + FADT_PM1A_CNT_OFFSET);
+  out->pm1b_cnt = (uint16_t)read_le32(fadt + FADT_PM1B_CNT_OFFSET);
+  return out->pm1a_cnt != 0 &&
+         acpi_parse_s5(dsdt + SDT_HEADER_LEN, read_le32(dsdt + 4) - SDT_HEADER_LEN,
+                       &out->slp_typ_a, &out->slp_typ_b);
 }
 
 void acpi_poweroff(const struct acpi_s5 *s5) {

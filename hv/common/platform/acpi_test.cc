@@ -82,6 +82,49 @@ TEST(AcpiS5, TruncatedPackageFails) {
   EXPECT_FALSE(acpi_parse_s5(aml, sizeof(aml), &a, &b));
 }
 
+std::vector<uint8_t> Madt(const std::vector<std::vector<uint8_t>> &entries) {
+  std::vector<uint8_t> t(44, 0);
+  std::memcpy(t.data(), "APIC", 4);
+  for (const auto &e : entries) {
+    t.insert(t.end(), e.begin(), e.end());
+  }
+  t[4] = static_cast<uint8_t>(t.size());
+  return t;
+}
+
+std::vector<uint8_t> LocalApic(uint8_t apic_id, uint32_t flags) {
+  return {0, 8, 0, apic_id, static_cast<uint8_t>(flags), 0, 0, 0};
+}
+
+TEST(AcpiMadt, ListsEnabledLocalApicsInTableOrder) {
+  const std::vector<uint8_t> ioapic = {1, 12, 0, 0, 0, 0, 0xC0, 0xFE, 0, 0, 0, 0};
+  auto t = Madt({LocalApic(0, 1), ioapic, LocalApic(2, 0), LocalApic(1, 1)});
+  uint32_t ids[8] = {};
+  ASSERT_EQ(acpi_madt_cpus(t.data(), t.size(), ids, 8), 2);
+  EXPECT_EQ(ids[0], 0U);
+  EXPECT_EQ(ids[1], 1U);
+}
+
+TEST(AcpiMadt, StopsAtTheCallersLimit) {
+  auto t = Madt({LocalApic(0, 1), LocalApic(1, 1), LocalApic(2, 1)});
+  uint32_t ids[2] = {};
+  EXPECT_EQ(acpi_madt_cpus(t.data(), t.size(), ids, 2), 2);
+}
+
+TEST(AcpiMadt, EntryRunningPastTheTableIsMalformed) {
+  auto t = Madt({LocalApic(0, 1)});
+  t.back() = 0;
+  t[t.size() - 7] = 20;  // length byte of the entry: past the end
+  uint32_t ids[8] = {};
+  EXPECT_EQ(acpi_madt_cpus(t.data(), t.size(), ids, 8), -1);
+}
+
+TEST(AcpiMadt, ZeroLengthEntryIsMalformedNotAnEndlessLoop) {
+  auto t = Madt({{0, 0, 0, 0}});
+  uint32_t ids[8] = {};
+  EXPECT_EQ(acpi_madt_cpus(t.data(), t.size(), ids, 8), -1);
+}
+
 TEST(AcpiPoweroff, WritesSlpTypAndSlpEnToBothBlocks) {
   xhv_fake::cpu().Reset();
   const struct acpi_s5 s5 = {0xB004, 0xB104, 5, 2};

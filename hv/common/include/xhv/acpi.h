@@ -39,6 +39,17 @@ bool acpi_parse_s5(const uint8_t *aml, size_t len, uint8_t *slp_typ_a, uint8_t *
  */
 bool acpi_find_s5(struct acpi_s5 *out);
 
+/*
+ * Collects the local APIC IDs of enabled processors from a MADT ("APIC"
+ * table, whole table including its header) in table order; the first is the
+ * boot CPU by convention. Returns how many were found (at most `max`), or -1
+ * when the table is malformed.
+ */
+int acpi_madt_cpus(const uint8_t *madt, size_t len, uint32_t *apic_ids, uint32_t max);
+
+/* Finds the MADT in physical memory and runs acpi_madt_cpus on it; -1 if none. */
+int acpi_find_cpus(uint32_t *apic_ids, uint32_t max);
+
 /* Enters S5 through the PM1 control blocks; returns only if that failed. */
 void acpi_poweroff(const struct acpi_s5 *s5);
 

@@ -47,6 +47,39 @@ void cpu_pause(void);
 /* Stops this CPU for good: interrupts off, HLT in a loop. */
 XHV_NORETURN void cpu_halt_forever(void);
 
+/*
+ * VMX instructions (SDM "VMX Instruction Reference"). Each returns
+ * CPU_VMX_OK when the instruction succeeded (VMsucceed: CF = ZF = 0),
+ * CPU_VMX_FAIL_INVALID when there is no current VMCS (VMfailInvalid: CF = 1)
+ * and CPU_VMX_FAIL_VALID when the error number is in the current VMCS's
+ * VM-instruction error field (VMfailValid: ZF = 1). Physical addresses are
+ * 64-bit in both images: the instructions take an m64 operand.
+ */
+#define CPU_VMX_OK 0
+#define CPU_VMX_FAIL_INVALID 1
+#define CPU_VMX_FAIL_VALID 2
+
+/* VMREAD of the field with encoding enc into *value (left unchanged on failure). */
+int cpu_vmread(uword_t enc, uword_t *value);
+/* VMWRITE of value into the field with encoding enc. */
+int cpu_vmwrite(uword_t enc, uword_t value);
+/* VMPTRLD: makes the VMCS at physical address vmcs_pa current. */
+int cpu_vmptrld(uint64_t vmcs_pa);
+/* VMCLEAR: flushes the VMCS at vmcs_pa to memory and sets its state to clear. */
+int cpu_vmclear(uint64_t vmcs_pa);
+/* VMXON with the VMXON region at vmxon_pa; CR4.VMXE must already be set. */
+int cpu_vmxon(uint64_t vmxon_pa);
+/* VMXOFF: leaves VMX operation. */
+int cpu_vmxoff(void);
+/* INVEPT of the given type (1 single-context, 2 all-context) for eptp. */
+int cpu_invept(uword_t type, uint64_t eptp);
+/*
+ * INVVPID of the given type (0 individual address, 1 single context,
+ * 2 all contexts, 3 single context retaining globals) for vpid and
+ * linear_addr.
+ */
+int cpu_invvpid(uword_t type, uint16_t vpid, uint64_t linear_addr);
+
 XHV_END_DECLS
 
 #endif /* XHV_CPU_OPS_H */

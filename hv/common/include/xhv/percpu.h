@@ -20,11 +20,19 @@ struct tss {
   uint8_t bytes[104];
 } XHV_PACKED;
 
+/* Room for every basic exit reason the SDM defines, with a margin. */
+#define CPU_EXIT_COUNTERS 80U
+
 struct cpu {
   uint32_t index;   /* 0 is the BSP */
   uint32_t apic_id; /* local APIC ID */
   bool is_bsp;
   struct tss tss;
+  /* VMX */
+  uint64_t vmxon_pa;
+  uint64_t vmcs_pa;
+  struct cpu_regs launch_regs; /* the guest's GPRs at VMLAUNCH */
+  uint64_t exit_count[CPU_EXIT_COUNTERS];
 };
 
 /*
@@ -35,6 +43,9 @@ struct cpu {
 struct host_stack {
   uint8_t bytes[HOST_STACK_SIZE];
 } XHV_ALIGNED(HOST_STACK_SIZE);
+
+/* The struct cpu of slot `index` (< XHV_MAX_CPUS). */
+struct cpu *cpu_by_index(uint32_t index);
 
 /* The CPU whose host stack we are running on. */
 struct cpu *this_cpu(void);

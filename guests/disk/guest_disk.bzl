@@ -1,0 +1,57 @@
+# SPDX-License-Identifier: Apache-2.0
+"""guest_disk: a Debian guest disk (GRUB, kernel, initramfs; console on COM2)."""
+
+load(":disk_image.bzl", "disk_image")
+
+def _grub_cfg_impl(ctx):
+    out = ctx.actions.declare_file(ctx.label.name + ".cfg")
+    ctx.actions.write(out, ctx.attr.content)
+    return [DefaultInfo(files = depset([out]))]
+
+grub_cfg = rule(
+    implementation = _grub_cfg_impl,
+    doc = "Writes a GRUB configuration file with the given content.",
+    attrs = {"content": attr.string(mandatory = True)},
+)
+
+# GRUB talks on COM2 (its serial unit 1), where the guest console is too, so
+# COM1 stays the hypervisor's alone.
+_GUEST_GRUB_CFG = """\
+serial --unit=1 --speed=115200
+terminal_input serial
+terminal_output serial
+set timeout=0
+set timeout_style=hidden
+menuentry "Debian 12 {arch}" {{
+    linux /boot/vmlinuz {cmdline}
+    initrd /boot/initrd.cpio
+    boot
+}}
+"""
+
+def guest_disk(name, arch, kernel, initramfs, cmdline, volume_id, **kwargs):
+    """A bootable guest disk.
+
+    Args:
+      name: target name; the image is <name>.img.
+      arch: "x86" or "x86_64", for the menu title.
+      kernel: label of the kernel image (bzImage).
+      initramfs: label of the uncompressed cpio initramfs.
+      cmdline: kernel command line.
+      volume_id: FAT volume serial, unique among the disks of one run.
+      **kwargs: passed to disk_image (visibility, tags, ...).
+    """
+    grub_cfg(
+        name = name + "_grub",
+        content = _GUEST_GRUB_CFG.format(arch = arch, cmdline = cmdline),
+    )
+    disk_image(
+        name = name,
+        files = {
+            kernel: "boot/vmlinuz",
+            initramfs: "boot/initrd.cpio",
+        },
+        grub_cfg = ":" + name + "_grub",
+        volume_id = volume_id,
+        **kwargs
+    )

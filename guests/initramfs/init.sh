@@ -1,0 +1,81 @@
+#!/bin/sh
+# SPDX-License-Identifier: Apache-2.0
+# /init of the xhv guest initramfs (busybox sh). Kept tiny: under Bochs every
+# command costs. It reports what the guest sees as `XHV-GUEST: key=value`
+# lines on the console, runs /xhv/test.sh if the image has one (the test
+# prints its own `XHV-RESULT: PASS|FAIL ...`), else checks the CPU count
+# against xhv.expect_cpus=N, and powers off whatever happens.
+# No `set -e`: init must reach the poweroff.
+
+mount -t proc proc /proc
+read -r uptime_at_init _ </proc/uptime
+export PATH=/bin
+mount -t sysfs sysfs /sys
+mount -t devtmpfs devtmpfs /dev
+# Console loglevel: errors and worse only, so late kernel messages do not
+# land inside our lines (dmesg still has everything).
+dmesg -n 4
+
+guest() { echo "XHV-GUEST: $1=$2"; }
+
+guest uptime_at_init "$uptime_at_init"
+read -r initramfs_arch </xhv/arch
+guest initramfs "$initramfs_arch"
+guest kernel "$(uname -r -m)"
+read -r cmdline </proc/cmdline
+guest cmdline "$cmdline"
+
+# /sys/devices/system/cpu/online is a list of ranges, e.g. 0-3,6.
+read -r cpus </sys/devices/system/cpu/online
+count=0
+IFS=,
+for range in $cpus; do
+    case $range in
+    *-*) count=$((count + ${range#*-} - ${range%-*} + 1)) ;;
+    ?*) count=$((count + 1)) ;;
+    esac
+done
+unset IFS
+guest cpus_online "$count"
+guest cpus_online_list "$cpus"
+
+# Firmware memory map as the kernel got it (E820 on x86), in entry order.
+i=0
+while [ -d /sys/firmware/memmap/$i ]; do
+    read -r start </sys/firmware/memmap/$i/start
+    read -r end </sys/firmware/memmap/$i/end
+    read -r type </sys/firmware/memmap/$i/type
+    guest e820 "$start-$end $type"
+    i=$((i + 1))
+done
+dmesg | sed -n 's/^\[[^]]*\] BIOS-e820: /XHV-GUEST: bios_e820=/p'
+
+expect=
+for word in $cmdline; do
+    case $word in
+    xhv.expect_cpus=*) expect=${word#*=} ;;
+    esac
+done
+
+if [ -f /xhv/test.sh ]; then
+    # Stream the test's output and keep a copy to see whether it gave a result.
+    { sh /xhv/test.sh; echo $? >/tmp/test.rc; } 2>&1 | tee /tmp/test.out
+    read -r rc </tmp/test.rc
+    if ! grep -q '^XHV-RESULT: ' /tmp/test.out; then
+        if [ "$rc" != 0 ]; then
+            echo "XHV-RESULT: FAIL test script exited $rc"
+        else
+            echo "XHV-RESULT: FAIL test script printed no XHV-RESULT"
+        fi
+    fi
+elif [ -z "$expect" ]; then
+    echo "XHV-RESULT: FAIL no xhv.expect_cpus=N on the kernel command line"
+elif [ "$count" = "$expect" ]; then
+    echo "XHV-RESULT: PASS bare boot"
+else
+    echo "XHV-RESULT: FAIL cpus_online=$count, expected $expect"
+fi
+
+sync
+poweroff -f
+echo "XHV-GUEST: poweroff_failed=1"

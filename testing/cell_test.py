@@ -1,0 +1,114 @@
+#!/usr/bin/env python3
+# SPDX-License-Identifier: Apache-2.0
+"""Runs one matrix cell: boots the cell's disks in an emulator and judges it.
+
+A cell passes only on evidence from its serial logs: the guest's init printed
+`XHV-RESULT: PASS ...` on COM2 (after checking what the cell asks for), the
+machine powered off by itself before the timeout, and, for hypervisor cells,
+COM1 shows the hypervisor's banner and no panic. Logs, the emulator's
+settings for an exact replay and a result JSON go to the test's undeclared
+outputs; on failure the last 40 lines of each serial log are printed.
+"""
+
+import argparse
+import json
+import os
+import re
+import sys
+
+from testing.runner import xhv_run
+
+GUEST_KV = re.compile(r"XHV-GUEST: ([A-Za-z0-9_.]+)=(.*)$")
+GUEST_RESULT = re.compile(r"XHV-RESULT: (PASS|FAIL)\b ?(.*)$")
+HV_BANNER = re.compile(r"^xhv \d+\.\d+\.\d+ (x86|x86_64) \((32|64)-bit hypervisor\)")
+HV_PANIC = re.compile(r"xhv: PANIC|unhandled exception|unexpected VM exit")
+
+
+def strip_ctl(line):
+    return re.sub(r"\x1b\[[0-9;]*[A-Za-z]", "", line).replace("\r", "")
+
+
+def judge(cell, result):
+    """Returns (passed, reason, guest key/values) from the run's logs."""
+    com1 = [strip_ctl(l) for l in xhv_run.read_lines(result["com1"])]
+    com2 = [strip_ctl(l) for l in xhv_run.read_lines(result["com2"])]
+    guest = {}
+    verdicts = []
+    for line in com2:
+        m = GUEST_KV.search(line)
+        if m:
+            key, value = m.group(1), m.group(2).strip()
+            guest[key] = value if key not in guest else guest[key] + "; " + value
+        m = GUEST_RESULT.search(line)
+        if m:
+            verdicts.append((m.group(1), m.group(2).strip()))
+
+    if cell["hv"] != "none":
+        if not any(HV_BANNER.search(l) for l in com1):
+            return False, "no hypervisor banner on COM1", guest
+        panic = next((l for l in com1 if HV_PANIC.search(l)), None)
+        if panic:
+            return False, "hypervisor fault on COM1: %s" % panic.strip(), guest
+    if result["timed_out"]:
+        last = verdicts[-1] if verdicts else None
+        return False, "timed out after %.0f s (last guest verdict: %s)" % (
+            result["timeout"], "%s %s" % last if last else "none"), guest
+    if not verdicts:
+        return False, "the guest printed no XHV-RESULT line", guest
+    fails = [v for v in verdicts if v[0] == "FAIL"]
+    if fails:
+        return False, "guest: FAIL %s" % fails[0][1], guest
+    if "uptime_at_init" not in guest:
+        return False, "the guest never reported reaching init", guest
+    return True, "guest: PASS %s" % verdicts[-1][1], guest
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    xhv_run.add_arguments(ap)
+    ap.add_argument("--cell", required=True, help="cell name from testing/matrix.bzl")
+    ap.add_argument("--hv", required=True, help="x86, x86_64 or none")
+    ap.add_argument("--guest", required=True)
+    ap.add_argument("--pal", required=True)
+    args = ap.parse_args()
+    cell = {"cell": args.cell, "hv": args.hv, "guest": args.guest, "pal": args.pal}
+    args.needs_vmx = args.hv != "none"
+
+    out_dir = os.environ.get("TEST_UNDECLARED_OUTPUTS_DIR") or os.path.join(
+        os.environ.get("TEST_TMPDIR", "/tmp"), args.cell)
+    try:
+        result = xhv_run.execute(args, out_dir)
+    except xhv_run.RunnerError as e:
+        print("FAIL %s: cannot run: %s" % (args.cell, e))
+        return 1
+    result["timeout"] = args.timeout
+    passed, reason, guest = judge(cell, result)
+
+    summary = dict(cell)
+    summary.update({
+        "emulator": result["emulator"],
+        "passed": passed,
+        "reason": reason,
+        "guest_uptime_at_init": float(guest["uptime_at_init"]) if "uptime_at_init" in guest
+        else None,
+        "cpus_online": guest.get("cpus_online"),
+        "wall_seconds": result["wall_seconds"],
+        "timed_out": result["timed_out"],
+        "replay": result["replay"],
+        "guest": guest,
+    })
+    with open(os.path.join(out_dir, "result.json"), "w") as f:
+        json.dump(summary, f, indent=2, sort_keys=True)
+
+    print("%s %s: %s (emulator %s, guest uptime at init %s s, wall %.1f s)" % (
+        "PASS" if passed else "FAIL", args.cell, reason, result["emulator"],
+        summary["guest_uptime_at_init"], result["wall_seconds"]))
+    print("replay: %s" % " ".join("%s=%s" % kv for kv in sorted(result["replay"].items())))
+    if not passed:
+        for name in ("com1", "com2"):
+            print("--- last 40 lines of %s ---\n%s" % (name.upper(), xhv_run.tail(result[name])))
+    return 0 if passed else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

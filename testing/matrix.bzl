@@ -1,0 +1,111 @@
+# SPDX-License-Identifier: Apache-2.0
+"""The matrix: ONE table of cells, each booted in an emulator as its own test.
+
+A cell is (hypervisor arch or "none", Debian guest arch, pal_demo arch or
+"none", emulator). `matrix_cells()` turns the table into one test target per
+cell plus the disks it boots, and `//testing:matrix` is their test_suite.
+"""
+
+load("//guests/disk:disk_image.bzl", "disk_image")
+load("//guests/disk:guest_disk.bzl", "guest_disk")
+load("//guests/initramfs:initramfs.bzl", "guest_initramfs")
+
+# The status table of the seed, plus the bare baselines, one row per cell.
+# Hypervisor cells are added as the hypervisor can run them.
+MATRIX = [
+    # hv      guest     pal      emulator
+    ("none", "x86", "none", "bochs"),
+    ("none", "x86", "none", "qemu-tcg"),
+    ("none", "x86_64", "none", "bochs"),
+    ("none", "x86_64", "none", "qemu-tcg"),
+]
+
+GUEST_ARCHES = ["x86", "x86_64"]
+
+# What every guest kernel gets: console on COM2, nothing the tests don't need.
+# `lpj` skips delay-loop calibration and `tsc=reliable` the clocksource
+# watchdog, both slow under emulation.
+GUEST_CMDLINE = " ".join([
+    "console=ttyS1,115200",
+    "xhv.expect_cpus=2",
+    "quiet",
+    "nokaslr",
+    "mitigations=off",
+    "tsc=reliable",
+    "no_timer_check",
+    "lpj=4000000",
+    "8250.nr_uarts=2",
+    "nomodeset",
+    "panic=-1",
+])
+
+# Wall-clock limit of one cell, seconds: well above a healthy run, well
+# below Bazel's own timeout for size "large" (900 s).
+CELL_TIMEOUT = 600
+
+def cell_name(hv, guest, pal, emulator):
+    return "cell_{}_debian_{}_{}_{}".format(
+        "nohv" if hv == "none" else "hv_" + hv,
+        guest,
+        "nopal" if pal == "none" else "pal_" + pal,
+        emulator.replace("-", "_"),
+    )
+
+def _guest_disks():
+    for i, arch in enumerate(GUEST_ARCHES):
+        guest_initramfs(
+            name = "initramfs_" + arch,
+            arch = arch,
+            busybox = "@debian_guest_packages//:busybox_" + arch,
+        )
+        guest_disk(
+            name = "guest_disk_" + arch,
+            arch = arch,
+            cmdline = GUEST_CMDLINE,
+            initramfs = ":initramfs_" + arch,
+            kernel = "@debian_guest_packages//:vmlinuz_" + arch,
+            volume_id = "4755450" + str(i),
+        )
+
+def _hv_disks(hv_arches):
+    for i, arch in enumerate(hv_arches):
+        disk_image(
+            name = "hv_chain_disk_" + arch,
+            files = {":hv_image_" + arch: "boot/xhv.elf"},
+            grub_cfg = "hv_chain_grub.cfg",
+            volume_id = "4856430" + str(i),
+        )
+
+def matrix_cells(hv_arches):
+    """Defines the disks, one test per MATRIX row, and //testing:matrix."""
+    _guest_disks()
+    _hv_disks(hv_arches)
+    tests = []
+    for hv, guest, pal, emulator in MATRIX:
+        name = cell_name(hv, guest, pal, emulator)
+        disks = [":guest_disk_" + guest]
+        if hv != "none":
+            disks = [":hv_chain_disk_" + hv] + disks
+        native.py_test(
+            name = name,
+            size = "large",
+            srcs = ["cell_test.py"],
+            main = "cell_test.py",
+            args = [
+                "--cell=" + name,
+                "--hv=" + hv,
+                "--guest=" + guest,
+                "--pal=" + pal,
+                "--emulator=" + emulator,
+                "--timeout=%d" % CELL_TIMEOUT,
+            ] + ["--disk=$(rootpath {})".format(d) for d in disks],
+            data = disks,
+            python_version = "PY3",
+            tags = ["matrix", "emulator"],
+            deps = ["//testing/runner:xhv_run_lib"],
+        )
+        tests.append(":" + name)
+    native.test_suite(
+        name = "matrix",
+        tests = tests,
+    )
