@@ -22,6 +22,56 @@ GUEST_KV = re.compile(r"XHV-GUEST: ([A-Za-z0-9_.]+)=(.*)$")
 GUEST_RESULT = re.compile(r"XHV-RESULT: (PASS|FAIL)\b ?(.*)$")
 HV_BANNER = re.compile(r"^xhv \d+\.\d+\.\d+ (x86|x86_64) \((32|64)-bit hypervisor\)")
 HV_PANIC = re.compile(r"xhv: PANIC|unhandled exception|unexpected VM exit")
+HV_HIDDEN = re.compile(r"^e820: hypervisor image \[(0x[0-9a-f]+), (0x[0-9a-f]+)\), "
+                       r"heap \[(0x[0-9a-f]+), (0x[0-9a-f]+)\) hidden from the guest")
+HV_EXITS = re.compile(r'^vmx-exits: cpu=(\d+) reason=(\d+) name="([^"]*)" count=(\d+)')
+GUEST_E820 = re.compile(r"^(0x[0-9a-f]+)-(0x[0-9a-f]+) (.*)$")
+
+
+def hv_ranges(com1):
+    """The hypervisor's hidden ranges as its log states them: [(start, end), ...]."""
+    for line in com1:
+        m = HV_HIDDEN.search(line)
+        if m:
+            a, b, c, d = (int(x, 16) for x in m.groups())
+            return [(a, b), (c, d)]
+    return None
+
+
+def exit_counts(com1):
+    counts = {}
+    for line in com1:
+        m = HV_EXITS.search(line)
+        if m:
+            cpu, reason, name, count = m.groups()
+            counts.setdefault(name, {})[int(cpu)] = int(count)
+    return counts
+
+
+def check_hv(com1, guest):
+    """Hypervisor-cell checks on the logs; returns a failure reason or None."""
+    ranges = hv_ranges(com1)
+    if ranges is None:
+        return "the hypervisor log has no E820 edit (hidden ranges)"
+    if not any(l.startswith("e820: guest memory map") for l in com1):
+        return "the hypervisor log does not show the guest memory map"
+    entries = guest.get("e820", "").split("; ") if guest.get("e820") else []
+    if not entries:
+        return "the guest reported no memory map"
+    for entry in entries:
+        m = GUEST_E820.match(entry)
+        if not m:
+            return "unreadable guest memory map entry %r" % entry
+        start, end, kind = int(m.group(1), 16), int(m.group(2), 16) + 1, m.group(3)
+        for lo, hi in ranges:
+            if kind == "System RAM" and start < hi and lo < end:
+                return "the guest's memory map has RAM [%#x, %#x) over hypervisor memory [%#x, %#x)" % (
+                    start, end, lo, hi)
+    probe = guest.get("devmem_hv_image", "")
+    address = int(probe.split(":")[0], 16) if ":" in probe else None
+    if address is None or not any(lo <= address < hi for lo, hi in ranges):
+        return "the guest's probe address %r is not hypervisor memory per the log" % probe
+    return None
 
 
 def strip_ctl(line):
@@ -49,6 +99,8 @@ def judge(cell, result):
         panic = next((l for l in com1 if HV_PANIC.search(l)), None)
         if panic:
             return False, "hypervisor fault on COM1: %s" % panic.strip(), guest
+    if result.get("stopped_on"):
+        return False, "the hypervisor stopped: %s" % result["stopped_on"], guest
     if result["timed_out"]:
         last = verdicts[-1] if verdicts else None
         return False, "timed out after %.0f s (last guest verdict: %s)" % (
@@ -60,6 +112,10 @@ def judge(cell, result):
         return False, "guest: FAIL %s" % fails[0][1], guest
     if "uptime_at_init" not in guest:
         return False, "the guest never reported reaching init", guest
+    if cell["hv"] != "none":
+        problem = check_hv(com1, guest)
+        if problem:
+            return False, problem, guest
     return True, "guest: PASS %s" % verdicts[-1][1], guest
 
 
@@ -96,6 +152,7 @@ def main():
         "timed_out": result["timed_out"],
         "replay": result["replay"],
         "guest": guest,
+        "exit_counts": exit_counts([strip_ctl(l) for l in xhv_run.read_lines(result["com1"])]),
     })
     with open(os.path.join(out_dir, "result.json"), "w") as f:
         json.dump(summary, f, indent=2, sort_keys=True)

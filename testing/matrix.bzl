@@ -18,7 +18,24 @@ MATRIX = [
     ("none", "x86", "none", "qemu-tcg"),
     ("none", "x86_64", "none", "bochs"),
     ("none", "x86_64", "none", "qemu-tcg"),
+    ("x86", "x86", "none", "bochs"),
+    ("x86_64", "x86", "none", "bochs"),
+    ("x86_64", "x86_64", "none", "bochs"),
 ]
+
+# Where both images are linked (hv/x86*/xhv.ld); hypervisor cells tell the
+# guest so it can try to read it. The cell runner checks the address against
+# the hypervisor's own log, so a stale value here fails loudly.
+HV_IMAGE_BASE = "0x200000"
+
+# The guest-side checks of each kind of cell (/xhv/test.sh), by cell kind.
+CELL_SCRIPTS = {
+    "bare": None,
+    "hv_core": "cells/hv_core.sh",
+}
+
+def _cell_kind(hv, pal):
+    return "bare" if hv == "none" else "hv_core"
 
 GUEST_ARCHES = ["x86", "x86_64"]
 
@@ -52,20 +69,31 @@ def cell_name(hv, guest, pal, emulator):
     )
 
 def _guest_disks():
-    for i, arch in enumerate(GUEST_ARCHES):
-        guest_initramfs(
-            name = "initramfs_" + arch,
-            arch = arch,
-            busybox = "@debian_guest_packages//:busybox_" + arch,
-        )
-        guest_disk(
-            name = "guest_disk_" + arch,
-            arch = arch,
-            cmdline = GUEST_CMDLINE,
-            initramfs = ":initramfs_" + arch,
-            kernel = "@debian_guest_packages//:vmlinuz_" + arch,
-            volume_id = "4755450" + str(i),
-        )
+    """One initramfs and guest disk per (guest arch, cell kind)."""
+    volume = 0
+    if len(GUEST_ARCHES) * len(CELL_SCRIPTS) > 10:
+        fail("guest disk volume ids are one hex digit per disk: widen them")
+    for arch in GUEST_ARCHES:
+        for kind, script in CELL_SCRIPTS.items():
+            name = "{}_{}".format(kind, arch)
+            guest_initramfs(
+                name = "initramfs_" + name,
+                arch = arch,
+                busybox = "@debian_guest_packages//:busybox_" + arch,
+                files = {script: "xhv/test.sh"} if script else {},
+            )
+            cmdline = GUEST_CMDLINE
+            if kind != "bare":
+                cmdline += " xhv.hv_image=" + HV_IMAGE_BASE
+            guest_disk(
+                name = "guest_disk_" + name,
+                arch = arch,
+                cmdline = cmdline,
+                initramfs = ":initramfs_" + name,
+                kernel = "@debian_guest_packages//:vmlinuz_" + arch,
+                volume_id = "4755450" + str(volume),
+            )
+            volume += 1
 
 def _hv_disks(hv_arches):
     for i, arch in enumerate(hv_arches):
@@ -83,7 +111,7 @@ def matrix_cells(hv_arches):
     tests = []
     for hv, guest, pal, emulator in MATRIX:
         name = cell_name(hv, guest, pal, emulator)
-        disks = [":guest_disk_" + guest]
+        disks = [":guest_disk_{}_{}".format(_cell_kind(hv, pal), guest)]
         if hv != "none":
             disks = [":hv_chain_disk_" + hv] + disks
         native.py_test(

@@ -2,9 +2,9 @@
 # SPDX-License-Identifier: Apache-2.0
 # /init of the xhv guest initramfs (busybox sh). Kept tiny: under Bochs every
 # command costs. It reports what the guest sees as `XHV-GUEST: key=value`
-# lines on the console, runs /xhv/test.sh if the image has one (the test
-# prints its own `XHV-RESULT: PASS|FAIL ...`), else checks the CPU count
-# against xhv.expect_cpus=N, and powers off whatever happens.
+# lines on the console, checks the CPU count against xhv.expect_cpus=N, then
+# runs /xhv/test.sh if the image has one (the test prints its own
+# `XHV-RESULT: PASS|FAIL ...`), and powers off whatever happens.
 # No `set -e`: init must reach the poweroff.
 
 mount -t proc proc /proc
@@ -57,7 +57,12 @@ for word in $cmdline; do
     esac
 done
 
-if [ -f /xhv/test.sh ]; then
+# Every cell needs all CPUs online; a cell's own checks come after that.
+if [ -z "$expect" ]; then
+    echo "XHV-RESULT: FAIL no xhv.expect_cpus=N on the kernel command line"
+elif [ "$count" != "$expect" ]; then
+    echo "XHV-RESULT: FAIL cpus_online=$count, expected $expect"
+elif [ -f /xhv/test.sh ]; then
     # Stream the test's output and keep a copy to see whether it gave a result.
     { sh /xhv/test.sh; echo $? >/tmp/test.rc; } 2>&1 | tee /tmp/test.out
     read -r rc </tmp/test.rc
@@ -68,12 +73,8 @@ if [ -f /xhv/test.sh ]; then
             echo "XHV-RESULT: FAIL test script printed no XHV-RESULT"
         fi
     fi
-elif [ -z "$expect" ]; then
-    echo "XHV-RESULT: FAIL no xhv.expect_cpus=N on the kernel command line"
-elif [ "$count" = "$expect" ]; then
-    echo "XHV-RESULT: PASS bare boot"
 else
-    echo "XHV-RESULT: FAIL cpus_online=$count, expected $expect"
+    echo "XHV-RESULT: PASS bare boot"
 fi
 
 sync

@@ -19,6 +19,7 @@ Backends:
 import argparse
 import json
 import os
+import re
 import shlex
 import shutil
 import signal
@@ -167,6 +168,41 @@ def tail(path, n=40):
     return "\n".join(lines[-n:]) if lines else "(%s is empty or missing)" % os.path.basename(path)
 
 
+# A hypervisor that prints one of these has stopped for good: end the run now
+# rather than at the timeout.
+FATAL_COM1 = re.compile(r"xhv: PANIC")
+
+
+def watch(proc, com1, start, args):
+    """Waits for the emulator to exit. Returns (timed_out, fatal COM1 line or None)."""
+    offset = 0
+    pending = b""
+    while True:
+        try:
+            proc.wait(timeout=0.5)
+            return False, None
+        except subprocess.TimeoutExpired:
+            pass
+        try:
+            with open(com1, "rb") as f:
+                f.seek(offset)
+                chunk = f.read()
+        except OSError:
+            chunk = b""
+        offset += len(chunk)
+        pending += chunk
+        lines = pending.split(b"\n")
+        pending = lines.pop()
+        for line in lines:
+            text = line.decode("utf-8", "replace")
+            if FATAL_COM1.search(text):
+                # Let the rest of the dump reach the log before stopping.
+                time.sleep(2)
+                return False, text.strip()
+        if time.monotonic() - start > args.timeout:
+            return True, None
+
+
 def execute(args, out_dir):
     """Runs the emulator to power-off or timeout. Returns the result dict."""
     for disk in args.disk:
@@ -193,11 +229,8 @@ def execute(args, out_dir):
             proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=log,
                                     stderr=subprocess.STDOUT, env=env, cwd=work,
                                     start_new_session=True)
-            timed_out = False
-            try:
-                proc.wait(timeout=args.timeout)
-            except subprocess.TimeoutExpired:
-                timed_out = True
+            timed_out, stopped_on = watch(proc, run.com1, start, args)
+            if timed_out or stopped_on:
                 # SIGINT lets Bochs' debugger dump the CPU state into its log
                 # before it quits on EOF; then make sure it is gone.
                 os.killpg(proc.pid, signal.SIGINT)
@@ -210,6 +243,7 @@ def execute(args, out_dir):
     return {
         "emulator": emulator,
         "timed_out": timed_out,
+        "stopped_on": stopped_on,
         "exit_code": proc.returncode,
         "wall_seconds": round(wall, 2),
         "replay": run.replay,

@@ -38,6 +38,8 @@
 #define INTERRUPTIBILITY_NMI (1U << 3)
 
 #define PM1_SLP_EN (1U << 13)
+#define EPT_QUAL_WRITE (1U << 1)
+#define EPT_QUAL_FETCH (1U << 2)
 
 uword_t vmexit_qualification(struct vmexit_info *exit) {
   if (!exit->have_qualification) {
@@ -296,26 +298,51 @@ static enum vmexit_action vmexit_io(struct cpu *cpu, struct cpu_regs *regs,
   bool in = (q & 8U) != 0;
   bool string = (q & 16U) != 0;
   uint16_t port = (uint16_t)(q >> 16);
-  if (in || string || size != 2U) {
-    dump_guest(cpu, "unexpected I/O exit", exit->reason, exit, regs);
+  if (string || (size != 1U && size != 2U && size != 4U)) {
+    dump_guest(cpu, "unexpected string I/O exit", exit->reason, exit, regs);
     return VMEXIT_FATAL;
   }
-  /* Only the ACPI PM1 control ports are intercepted: see the guest power off. */
-  uint16_t value = (uint16_t)regs->ax;
-  if (value & PM1_SLP_EN) {
+  /*
+   * Only the ACPI PM1 control ports are intercepted, to see the guest power
+   * off; the access itself goes through to the hardware unchanged.
+   */
+  uword_t mask = size == 4U ? 0xFFFFFFFFU : (1U << (8U * size)) - 1U;
+  if (in) {
+    uint32_t v = size == 1U ? cpu_inb(port) : size == 2U ? cpu_inw(port) : cpu_inl(port);
+    regs->ax = (regs->ax & ~mask) | v;
+    return VMEXIT_HANDLED_ADVANCE;
+  }
+  uint32_t value = (uint32_t)(regs->ax & mask);
+  if (size >= 2U && (value & PM1_SLP_EN)) {
     log_printf("vmx: CPU %u: guest enters ACPI sleep (PM1 control 0x%04x <- 0x%04x)\n",
                cpu->index, port, value);
     print_exit_counts();
     log_flush();
   }
-  cpu_outw(port, value);
+  if (size == 1U) {
+    cpu_outb(port, (uint8_t)value);
+  } else if (size == 2U) {
+    cpu_outw(port, (uint16_t)value);
+  } else {
+    cpu_outl(port, value);
+  }
   return VMEXIT_HANDLED_ADVANCE;
 }
 
 static enum vmexit_action vmexit_ept_violation(struct cpu *cpu, struct cpu_regs *regs,
                                                struct vmexit_info *exit) {
+  uint64_t gpa = vmcs_read64(VMCS_GUEST_PHYSICAL_ADDRESS);
+  uword_t q = vmexit_qualification(exit);
+  if (vmx_hidden_gpa(gpa) && !(q & EPT_QUAL_FETCH)) {
+    log_printf("vmx: CPU %u: guest %s hypervisor memory at 0x%llx (rip 0x%llx): it gets a blank "
+               "page there\n",
+               cpu->index, (q & EPT_QUAL_WRITE) ? "wrote" : "read", (unsigned long long)gpa,
+               (unsigned long long)vmcs_readnw(VMCS_GUEST_RIP));
+    vmx_map_blank_page(gpa);
+    return VMEXIT_HANDLED;
+  }
   log_printf("vmx: CPU %u: EPT violation at guest-physical 0x%llx\n", cpu->index,
-             (unsigned long long)vmcs_read64(VMCS_GUEST_PHYSICAL_ADDRESS));
+             (unsigned long long)gpa);
   dump_guest(cpu, "guest access to memory it may not touch", exit->reason, exit, regs);
   return VMEXIT_FATAL;
 }

@@ -48,6 +48,9 @@ static uint64_t msr_bitmap_pa;
 static uint64_t io_bitmap_pa[2];
 static uint8_t *io_bitmap[2];
 static const struct guest_boot *boot;
+static uint64_t blank_page_pa;
+static volatile uint32_t ept_lock;
+#define MTRR_TYPE_WB 6U
 
 static void *ept_alloc(void *ctx, uint64_t *pa) {
   (void)ctx;
@@ -108,6 +111,7 @@ void vmx_machine_init(const struct guest_boot *b) {
     xhv_panic("ept: building the guest's identity map failed");
   }
   guest_eptp = ept_eptp(&guest_ept);
+  heap_alloc_pages(1, 1, &blank_page_pa);
   log_printf("ept: identity map of [0, 0x%llx), hypervisor at [0x%llx, 0x%llx) and "
              "[0x%llx, 0x%llx) not present\n",
              (unsigned long long)top, (unsigned long long)b->hide_base,
@@ -119,6 +123,28 @@ void vmx_machine_init(const struct guest_boot *b) {
   heap_alloc_pages(1, 1, &msr_bitmap_pa);
   io_bitmap[0] = heap_alloc_pages(1, 1, &io_bitmap_pa[0]);
   io_bitmap[1] = heap_alloc_pages(1, 1, &io_bitmap_pa[1]);
+}
+
+static bool in_range(uint64_t gpa, uint64_t base, uint64_t size) {
+  return gpa >= base && gpa - base < size;
+}
+
+bool vmx_hidden_gpa(uint64_t gpa) {
+  return in_range(gpa, boot->hide_base, boot->hide_size) ||
+         in_range(gpa, boot->second_hide_base, boot->second_hide_size);
+}
+
+void vmx_map_blank_page(uint64_t gpa) {
+  while (__atomic_exchange_n(&ept_lock, 1U, __ATOMIC_ACQUIRE) != 0U) {
+    cpu_pause();
+  }
+  /* Present-from-not-present needs no flush: no CPU caches a missing entry. */
+  int rc = ept_map(&guest_ept, gpa & ~(uint64_t)(PAGE_SIZE - 1U), blank_page_pa, PAGE_SIZE,
+                   EPT_READ | EPT_WRITE, MTRR_TYPE_WB);
+  __atomic_store_n(&ept_lock, 0U, __ATOMIC_RELEASE);
+  if (rc != EPT_OK) {
+    xhv_panic("ept: cannot map the blank page at 0x%llx (%d)", (unsigned long long)gpa, rc);
+  }
 }
 
 /* VMXON on this CPU (SDM "Enabling and Entering VMX Operation"). */
@@ -287,13 +313,19 @@ void vmx_cpu_launch(struct cpu *cpu) {
     vmcs_writenw(VMCS_GUEST_RSP, 0x7000U);
     cpu->launch_regs.dx = boot->boot_drive;
   } else {
-    vmx_guest_reset_state(0, 0, ACTIVITY_WAIT_SIPI);
+    /*
+     * An AP the guest has not started yet: halted with interrupts off, so
+     * the guest's INIT arrives as an INIT exit and its SIPI as a SIPI exit.
+     * (Entering in wait-for-SIPI instead would block that INIT until the
+     * SIPI started the CPU, and the late INIT would stop it again.)
+     */
+    vmx_guest_reset_state(0, 0, ACTIVITY_HLT);
   }
   /* The INVEPT/INVVPID contexts start clean only if we say so. */
   cpu_invept(2, 0);
   cpu_invvpid(2, 0, 0);
   log_printf("vmx: CPU %u (APIC ID %u) entering the guest%s\n", cpu->index, cpu->apic_id,
-             cpu->is_bsp ? " at 0000:7c00" : ", waiting for SIPI");
+             cpu->is_bsp ? " at 0000:7c00" : ", halted until INIT/SIPI");
   int rc = arch_vmlaunch(&cpu->launch_regs);
   uint32_t err = rc == CPU_VMX_FAIL_VALID ? vmcs_read32(VMCS_VM_INSTRUCTION_ERROR) : 0;
   log_printf("xhv: PANIC: CPU %u: VMLAUNCH failed (%s, VM-instruction error %u: %s)\n", cpu->index,

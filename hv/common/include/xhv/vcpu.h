@@ -3,6 +3,7 @@
 #ifndef XHV_VCPU_H
 #define XHV_VCPU_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "xhv/compiler.h"
@@ -46,6 +47,16 @@ void vmx_guest_reset_state(uint16_t cs, uword_t ip, uint32_t activity);
 
 /* Makes guest accesses to `port` exit (I/O bitmaps). BSP, before launch. */
 void vmx_io_intercept_port(uint16_t port);
+
+/* True if `gpa` is hypervisor memory hidden from the guest. */
+bool vmx_hidden_gpa(uint64_t gpa);
+
+/*
+ * Backs the 4 KiB guest page at `gpa` with one blank page (shared, RW, no
+ * execute): a guest that touches hypervisor memory reads zeros or its own
+ * earlier writes there, never the hypervisor's bytes.
+ */
+void vmx_map_blank_page(uint64_t gpa);
 
 /* Called by the exit stub when VMRESUME fails; never returns. */
 XHV_NORETURN void vmx_vmresume_failed(int code);

@@ -1,0 +1,125 @@
+#!/usr/bin/env python3
+# SPDX-License-Identifier: Apache-2.0
+"""How a cell is judged from its serial logs, and how the status table reads results."""
+
+import os
+import tempfile
+import unittest
+
+from testing import cell_test
+from testing import status_table
+
+HV_LOG = """\
+xhv 0.1.0 x86_64 (64-bit hypervisor)
+e820: hypervisor image [0x200000, 0x269000), heap [0x3ee00000, 0x3fe00000) hidden from the guest
+e820: guest memory map (3 entries)
+vmx-exits: cpu=0 reason=10 name="CPUID" count=120
+vmx-exits: cpu=1 reason=10 name="CPUID" count=80
+"""
+
+GUEST_OK = """\
+XHV-GUEST: uptime_at_init=3.5
+XHV-GUEST: cpus_online=2
+XHV-GUEST: e820=0x0-0x9fbff System RAM
+XHV-GUEST: e820=0x100000-0x1fffff System RAM
+XHV-GUEST: e820=0x200000-0x268fff Reserved
+XHV-GUEST: e820=0x269000-0x3edfffff System RAM
+XHV-GUEST: devmem_hv_image=0x200000:0x00000000
+XHV-RESULT: PASS hypervisor core checks
+"""
+
+
+def run_result(tmp, com1, com2, timed_out=False, stopped_on=None):
+    paths = {}
+    for name, text in (("com1", com1), ("com2", com2)):
+        paths[name] = os.path.join(tmp, name + ".log")
+        with open(paths[name], "w") as f:
+            f.write(text)
+    return {"com1": paths["com1"], "com2": paths["com2"], "timed_out": timed_out,
+            "stopped_on": stopped_on, "timeout": 600}
+
+
+HV_CELL = {"cell": "c", "hv": "x86_64", "guest": "x86_64", "pal": "none"}
+BARE_CELL = {"cell": "b", "hv": "none", "guest": "x86_64", "pal": "none"}
+
+
+class JudgeTest(unittest.TestCase):
+
+    def setUp(self):
+        self.tmp = tempfile.mkdtemp(dir=os.environ.get("TEST_TMPDIR"))
+
+    def judge(self, cell, com1, com2, **kw):
+        return cell_test.judge(cell, run_result(self.tmp, com1, com2, **kw))
+
+    def test_healthy_hypervisor_cell_passes(self):
+        passed, reason, guest = self.judge(HV_CELL, HV_LOG, GUEST_OK)
+        self.assertTrue(passed, reason)
+        self.assertEqual(guest["cpus_online"], "2")
+
+    def test_guest_ram_over_hypervisor_memory_fails(self):
+        leaky = GUEST_OK.replace("0x269000-0x3edfffff System RAM", "0x269000-0x3effffff System RAM")
+        passed, reason, _ = self.judge(HV_CELL, HV_LOG, leaky)
+        self.assertFalse(passed)
+        self.assertIn("over hypervisor memory", reason)
+
+    def test_probe_outside_hypervisor_memory_fails(self):
+        wrong = GUEST_OK.replace("devmem_hv_image=0x200000", "devmem_hv_image=0x100000")
+        passed, reason, _ = self.judge(HV_CELL, HV_LOG, wrong)
+        self.assertFalse(passed)
+        self.assertIn("probe address", reason)
+
+    def test_missing_e820_edit_fails(self):
+        passed, reason, _ = self.judge(HV_CELL, HV_LOG.replace("e820: hypervisor image", "x"),
+                                       GUEST_OK)
+        self.assertFalse(passed)
+        self.assertIn("E820 edit", reason)
+
+    def test_hypervisor_panic_fails_even_if_the_guest_passed(self):
+        passed, reason, _ = self.judge(HV_CELL, HV_LOG + "xhv: PANIC: CPU 1: boom\n", GUEST_OK)
+        self.assertFalse(passed)
+        self.assertIn("boom", reason)
+
+    def test_timeout_fails_with_the_last_verdict(self):
+        passed, reason, _ = self.judge(BARE_CELL, "", "XHV-GUEST: uptime_at_init=1\n",
+                                       timed_out=True)
+        self.assertFalse(passed)
+        self.assertIn("timed out", reason)
+
+    def test_guest_fail_line_fails(self):
+        passed, reason, _ = self.judge(BARE_CELL, "", "XHV-GUEST: uptime_at_init=1\n"
+                                       "XHV-RESULT: FAIL cpus_online=1, expected 2\n")
+        self.assertFalse(passed)
+        self.assertIn("cpus_online=1", reason)
+
+    def test_no_verdict_fails(self):
+        passed, reason, _ = self.judge(BARE_CELL, "", "XHV-GUEST: uptime_at_init=1\n")
+        self.assertFalse(passed)
+        self.assertIn("no XHV-RESULT", reason)
+
+    def test_bare_cell_needs_no_hypervisor_log(self):
+        passed, reason, _ = self.judge(BARE_CELL, "", "XHV-GUEST: uptime_at_init=1\n"
+                                       "XHV-RESULT: PASS bare boot\n")
+        self.assertTrue(passed, reason)
+
+    def test_exit_counts_are_collected_per_reason_and_cpu(self):
+        self.assertEqual(cell_test.exit_counts(HV_LOG.splitlines()), {"CPUID": {0: 120, 1: 80}})
+
+
+class StatusTableTest(unittest.TestCase):
+
+    def test_rows_follow_the_seed_layout_with_one_column_per_emulator(self):
+        results = [
+            {"hv": "x86_64", "guest": "x86", "pal": "none", "emulator": "bochs", "passed": True},
+            {"hv": "none", "guest": "x86", "pal": "none", "emulator": "qemu-tcg", "passed": False},
+        ]
+        rows = status_table.rows_from(results)
+        self.assertEqual([k for k, _ in rows], [("x86_64", "x86", "none"), ("none", "x86", "none")])
+        md = status_table.markdown(rows).splitlines()
+        self.assertEqual(md[2], "| xhv x64 | N | Debian 12 x86 | - | good | - | - |")
+        self.assertEqual(md[3], "| none | N | Debian 12 x86 | - | - | - | bad |")
+        rst = status_table.rst(rows).splitlines()
+        self.assertTrue(rst[0].startswith("+") and rst[2].startswith("+="))
+
+
+if __name__ == "__main__":
+    unittest.main()

@@ -1,0 +1,54 @@
+#!/usr/bin/env python3
+# SPDX-License-Identifier: Apache-2.0
+"""The runner's contract on a machine that never powers off: killed at the
+timeout, reported as timed out, every log kept."""
+
+import argparse
+import os
+import sys
+import tempfile
+import time
+import unittest
+
+from testing.runner import xhv_run
+
+HANG_DISK = None
+
+
+def run_args(**overrides):
+    args = argparse.Namespace(emulator="qemu-tcg", disk=[HANG_DISK], needs_vmx=False, smp=1,
+                              mem_mib=64, timeout=8, bochs_cpu_model=None,
+                              bochs_time0=1700000000, qemu_cpu=None)
+    for key, value in overrides.items():
+        setattr(args, key, value)
+    return args
+
+
+class HungGuestTest(unittest.TestCase):
+
+    def test_hung_machine_is_killed_at_the_timeout_and_logs_are_kept(self):
+        out = tempfile.mkdtemp(dir=os.environ.get("TEST_TMPDIR"))
+        start = time.monotonic()
+        result = xhv_run.execute(run_args(), out)
+        wall = time.monotonic() - start
+        self.assertTrue(result["timed_out"])
+        self.assertGreaterEqual(wall, 8)
+        self.assertLess(wall, 8 + 15, "the kill after the timeout took too long")
+        com1 = xhv_run.read_lines(result["com1"])
+        self.assertTrue(any("hangs on purpose" in l for l in com1), com1)
+        self.assertTrue(os.path.isfile(os.path.join(out, "emulator.log")))
+
+    def test_missing_disk_is_a_setup_error_not_a_verdict(self):
+        with self.assertRaises(xhv_run.RunnerError) as ctx:
+            xhv_run.execute(run_args(disk=["/nonexistent/disk.img"]), tempfile.mkdtemp())
+        self.assertIn("does not exist", str(ctx.exception))
+
+    def test_tcg_refuses_a_hypervisor_run(self):
+        with self.assertRaises(xhv_run.RunnerError) as ctx:
+            xhv_run.pick_emulator("qemu-tcg", needs_vmx=True)
+        self.assertIn("no VMX", str(ctx.exception))
+
+
+if __name__ == "__main__":
+    HANG_DISK = os.path.abspath(sys.argv.pop(1))
+    unittest.main()
