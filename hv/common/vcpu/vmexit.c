@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* VM-exit dispatch: one const table indexed by exit reason; RIP advances here only. */
+#include "xhv/apic_trap.h"
 #include "xhv/cpu_ops.h"
 #include "xhv/guest_bios.h"
 #include "xhv/log.h"
@@ -31,6 +32,7 @@
 #define INTR_ERROR_CODE_VALID (1U << 11)
 #define INTR_INFO_TYPE_MASK (7U << 8)
 #define VECTOR_NMI 2U
+#define VECTOR_DB 1U
 #define VECTOR_UD 6U
 #define VECTOR_GP 13U
 #define INTERRUPTIBILITY_STI (1U << 0)
@@ -87,6 +89,10 @@ static void dump_guest(struct cpu *cpu, const char *what, uint32_t reason, struc
 static enum vmexit_action vmexit_nmi(struct cpu *cpu, struct cpu_regs *regs,
                                      struct vmexit_info *exit) {
   uint32_t info = vmcs_read32(VMCS_VM_EXIT_INTR_INFO);
+  if ((info & INTR_INFO_TYPE_MASK) == INTR_TYPE_HW_EXCEPTION && (info & 0xFFU) == VECTOR_DB &&
+      apic_trap_step_done(cpu)) {
+    return VMEXIT_HANDLED;
+  }
   if ((info & INTR_INFO_TYPE_MASK) != INTR_TYPE_NMI) {
     dump_guest(cpu, "unexpected exception exit", exit->reason, exit, regs);
     return VMEXIT_FATAL;
@@ -120,24 +126,13 @@ static enum vmexit_action vmexit_triple_fault(struct cpu *cpu, struct cpu_regs *
 
 static enum vmexit_action vmexit_init(struct cpu *cpu, struct cpu_regs *regs,
                                       struct vmexit_info *exit) {
-  (void)exit;
-  /* INIT: the CPU resets and waits for a start-up IPI, as hardware does. */
-  for (uint32_t i = 0; i < XHV_GPR_COUNT; i++) {
-    ((uword_t *)regs)[i] = 0;
-  }
-  vmx_guest_reset_state(0, 0, ACTIVITY_WAIT_SIPI);
-  (void)cpu;
-  return VMEXIT_HANDLED;
-}
-
-static enum vmexit_action vmexit_sipi(struct cpu *cpu, struct cpu_regs *regs,
-                                      struct vmexit_info *exit) {
-  (void)regs;
-  uint32_t vector = (uint32_t)vmexit_qualification(exit) & 0xFFU;
-  /* Start-up at vector * 4 KiB in real mode: CS = vector << 8, IP = 0. */
-  vmx_guest_reset_state((uint16_t)(vector << 8), 0, ACTIVITY_ACTIVE);
-  log_printf("vmx: CPU %u: guest start-up IPI, vector 0x%02x\n", cpu->index, vector);
-  return VMEXIT_HANDLED;
+  /*
+   * Start-up IPIs are virtualised (apic_trap.c): a real INIT reaches a CPU
+   * only when the guest re-INITs a running CPU, which is not supported yet.
+   */
+  dump_guest(cpu, "the guest sent INIT to a running CPU (not supported)", exit->reason, exit,
+             regs);
+  return VMEXIT_FATAL;
 }
 
 static enum vmexit_action vmexit_cpuid(struct cpu *cpu, struct cpu_regs *regs,
@@ -333,6 +328,9 @@ static enum vmexit_action vmexit_ept_violation(struct cpu *cpu, struct cpu_regs 
                                                struct vmexit_info *exit) {
   uint64_t gpa = vmcs_read64(VMCS_GUEST_PHYSICAL_ADDRESS);
   uword_t q = vmexit_qualification(exit);
+  if (apic_trap_ept_violation(cpu, gpa, (q & EPT_QUAL_WRITE) != 0)) {
+    return VMEXIT_HANDLED;
+  }
   if (vmx_hidden_gpa(gpa) && !(q & EPT_QUAL_FETCH)) {
     log_printf("vmx: CPU %u: guest %s hypervisor memory at 0x%llx (rip 0x%llx): it gets a blank "
                "page there\n",
@@ -352,7 +350,7 @@ const struct vmexit_entry vmexit_table[EXIT_REASON_COUNT] = {
     [EXIT_EXTERNAL_INTERRUPT] = {0, "external interrupt"},
     [EXIT_TRIPLE_FAULT] = {vmexit_triple_fault, "triple fault"},
     [EXIT_INIT] = {vmexit_init, "INIT signal"},
-    [EXIT_SIPI] = {vmexit_sipi, "start-up IPI"},
+    [EXIT_SIPI] = {0, "start-up IPI"},
     [EXIT_INTERRUPT_WINDOW] = {0, "interrupt window"},
     [EXIT_NMI_WINDOW] = {vmexit_nmi_window, "NMI window"},
     [EXIT_TASK_SWITCH] = {0, "task switch"},

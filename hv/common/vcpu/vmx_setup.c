@@ -1,11 +1,13 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* Machine-wide VMX configuration, per-CPU VMXON/VMCS set-up and VMLAUNCH. */
+#include "xhv/apic_trap.h"
 #include "xhv/cpu_ops.h"
 #include "xhv/ept.h"
 #include "xhv/heap.h"
 #include "xhv/log.h"
 #include "xhv/mtrr.h"
 #include "xhv/panic.h"
+#include "xhv/smp.h"
 #include "xhv/string.h"
 #include "xhv/vcpu.h"
 #include "xhv/vmcs.h"
@@ -51,6 +53,11 @@ static const struct guest_boot *boot;
 static uint64_t blank_page_pa;
 static volatile uint32_t ept_lock;
 #define MTRR_TYPE_WB 6U
+#define INVEPT_SINGLE_CONTEXT 1U
+#define INVEPT_ALL_CONTEXTS 2U
+#define INVVPID_ALL_CONTEXTS 2U
+#define MSR_IA32_APIC_BASE 0x1BU
+#define APIC_BASE_MASK 0xFFFFFF000ULL
 
 static void *ept_alloc(void *ctx, uint64_t *pa) {
   (void)ctx;
@@ -134,17 +141,21 @@ bool vmx_hidden_gpa(uint64_t gpa) {
          in_range(gpa, boot->second_hide_base, boot->second_hide_size);
 }
 
-void vmx_map_blank_page(uint64_t gpa) {
+void vmx_ept_map_page(uint64_t gpa, uint64_t hpa, uint32_t prot, uint8_t memtype) {
+  uint64_t page = gpa & ~(uint64_t)(PAGE_SIZE - 1U);
   while (__atomic_exchange_n(&ept_lock, 1U, __ATOMIC_ACQUIRE) != 0U) {
     cpu_pause();
   }
-  /* Present-from-not-present needs no flush: no CPU caches a missing entry. */
-  int rc = ept_map(&guest_ept, gpa & ~(uint64_t)(PAGE_SIZE - 1U), blank_page_pa, PAGE_SIZE,
-                   EPT_READ | EPT_WRITE, MTRR_TYPE_WB);
+  int rc = ept_map(&guest_ept, page, hpa & ~(uint64_t)(PAGE_SIZE - 1U), PAGE_SIZE, prot, memtype);
   __atomic_store_n(&ept_lock, 0U, __ATOMIC_RELEASE);
   if (rc != EPT_OK) {
-    xhv_panic("ept: cannot map the blank page at 0x%llx (%d)", (unsigned long long)gpa, rc);
+    xhv_panic("ept: cannot map guest page 0x%llx (error %d)", (unsigned long long)page, rc);
   }
+  cpu_invept(INVEPT_SINGLE_CONTEXT, guest_eptp);
+}
+
+void vmx_map_blank_page(uint64_t gpa) {
+  vmx_ept_map_page(gpa, blank_page_pa, EPT_READ | EPT_WRITE, MTRR_TYPE_WB);
 }
 
 /* VMXON on this CPU (SDM "Enabling and Entering VMX Operation"). */
@@ -312,20 +323,20 @@ void vmx_cpu_launch(struct cpu *cpu) {
     vmcs_writenw(VMCS_GUEST_RFLAGS, 0x202U);
     vmcs_writenw(VMCS_GUEST_RSP, 0x7000U);
     cpu->launch_regs.dx = boot->boot_drive;
+    apic_trap_init(cpu_rdmsr(MSR_IA32_APIC_BASE) & APIC_BASE_MASK, smp_cpu_count());
+    log_printf("vmx: CPU %u (APIC ID %u) entering the guest at 0000:7c00\n", cpu->index,
+               cpu->apic_id);
   } else {
-    /*
-     * An AP the guest has not started yet: halted with interrupts off, so
-     * the guest's INIT arrives as an INIT exit and its SIPI as a SIPI exit.
-     * (Entering in wait-for-SIPI instead would block that INIT until the
-     * SIPI started the CPU, and the late INIT would stop it again.)
-     */
-    vmx_guest_reset_state(0, 0, ACTIVITY_HLT);
+    /* An AP waits in the hypervisor until the guest's SIPI reaches it. */
+    log_printf("vmx: CPU %u (APIC ID %u) ready, waiting for the guest's SIPI\n", cpu->index,
+               cpu->apic_id);
+    uint32_t vector = apic_trap_wait_for_sipi(cpu);
+    vmx_guest_reset_state((uint16_t)(vector << 8), 0, ACTIVITY_ACTIVE);
+    log_printf("vmx: CPU %u: guest start-up IPI, vector 0x%02x\n", cpu->index, vector);
   }
   /* The INVEPT/INVVPID contexts start clean only if we say so. */
-  cpu_invept(2, 0);
-  cpu_invvpid(2, 0, 0);
-  log_printf("vmx: CPU %u (APIC ID %u) entering the guest%s\n", cpu->index, cpu->apic_id,
-             cpu->is_bsp ? " at 0000:7c00" : ", halted until INIT/SIPI");
+  cpu_invept(INVEPT_ALL_CONTEXTS, 0);
+  cpu_invvpid(INVVPID_ALL_CONTEXTS, 0, 0);
   int rc = arch_vmlaunch(&cpu->launch_regs);
   uint32_t err = rc == CPU_VMX_FAIL_VALID ? vmcs_read32(VMCS_VM_INSTRUCTION_ERROR) : 0;
   log_printf("xhv: PANIC: CPU %u: VMLAUNCH failed (%s, VM-instruction error %u: %s)\n", cpu->index,

@@ -32,6 +32,14 @@ struct cpu {
   uint64_t vmxon_pa;
   uint64_t vmcs_pa;
   struct cpu_regs launch_regs; /* the guest's GPRs at VMLAUNCH */
+  /* Virtual INIT/SIPI: the guest's start-up IPI for this AP, set by another CPU. */
+  volatile uint32_t sipi_received;
+  volatile uint32_t sipi_vector;
+  /* Single-stepping one guest access to the trapped local APIC page. */
+  bool apic_step;
+  uint32_t apic_step_offset;
+  uword_t apic_step_rflags;
+  uint32_t apic_step_exceptions;
   uint64_t exit_count[CPU_EXIT_COUNTERS];
 };
 

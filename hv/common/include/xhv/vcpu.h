@@ -58,6 +58,13 @@ bool vmx_hidden_gpa(uint64_t gpa);
  */
 void vmx_map_blank_page(uint64_t gpa);
 
+/*
+ * Maps the guest page `gpa` to `hpa` with `prot` (EPT_READ/WRITE/EXEC, 0 =
+ * not present) and `memtype`, then flushes this CPU's EPT translations.
+ * Other CPUs running the guest keep stale translations until they flush.
+ */
+void vmx_ept_map_page(uint64_t gpa, uint64_t hpa, uint32_t prot, uint8_t memtype);
+
 /* Called by the exit stub when VMRESUME fails; never returns. */
 XHV_NORETURN void vmx_vmresume_failed(int code);
 

@@ -1,0 +1,42 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* Virtual INIT/SIPI: the guest's start-up IPIs, seen by trapping its local APIC page. */
+#ifndef XHV_APIC_TRAP_H
+#define XHV_APIC_TRAP_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "xhv/arch.h"
+#include "xhv/compiler.h"
+#include "xhv/percpu.h"
+
+XHV_BEGIN_DECLS
+
+/*
+ * Until every AP has had its SIPI, the guest's local APIC page is not
+ * present in the EPT. Each guest access is single-stepped with the page
+ * mapped for one instruction: writes to the ICR land in a RAM stand-in, so
+ * the hypervisor sees INIT and SIPI and delivers them to the waiting APs
+ * itself; everything else reaches the real APIC. Once all APs run, the
+ * page is mapped straight through for good.
+ *
+ * Why not let the hardware deliver them into the VMX wait-for-SIPI state:
+ * a SIPI that arrives while the AP is still in VMX root operation handling
+ * the INIT exit is lost, and Linux sends them microseconds apart.
+ */
+
+/* Arms the trap on the BSP before the guest starts, if there are APs. */
+void apic_trap_init(uint64_t apic_base, uint32_t cpu_count);
+
+/* EPT violation at `gpa`: returns true if it was the trapped APIC page. */
+bool apic_trap_ept_violation(struct cpu *cpu, uint64_t gpa, bool write);
+
+/* #DB after a single-stepped APIC access: returns true if it was ours. */
+bool apic_trap_step_done(struct cpu *cpu);
+
+/* An AP that has not started yet: waits in the hypervisor for its SIPI vector. */
+uint32_t apic_trap_wait_for_sipi(struct cpu *cpu);
+
+XHV_END_DECLS
+
+#endif /* XHV_APIC_TRAP_H */

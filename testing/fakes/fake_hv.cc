@@ -1,0 +1,65 @@
+// SPDX-License-Identifier: Apache-2.0
+// Host implementations of the hypervisor services exit handlers use.
+#include "testing/fakes/fake_hv.h"
+
+#include <cstdarg>
+#include <cstdio>
+
+#include "xhv/apic_trap.h"
+#include "xhv/log.h"
+#include "xhv/smp.h"
+#include "xhv/vcpu.h"
+
+namespace xhv_fake {
+
+FakeHv &hv() {
+  static FakeHv state;
+  return state;
+}
+
+}  // namespace xhv_fake
+
+using xhv_fake::hv;
+
+extern "C" {
+
+void log_init(void) {}
+
+void log_vprintf(const char *fmt, va_list ap) {
+  char buf[1024];
+  std::vsnprintf(buf, sizeof(buf), fmt, ap);
+  hv().log += buf;
+}
+
+void log_printf(const char *fmt, ...) {
+  va_list ap;
+  va_start(ap, fmt);
+  log_vprintf(fmt, ap);
+  va_end(ap);
+}
+
+void log_flush(void) {}
+
+struct cpu *this_cpu(void) { return &hv().cpu0; }
+
+struct cpu *cpu_by_index(uint32_t index) {
+  return index == 0 ? &hv().cpu0 : nullptr;
+}
+
+uint32_t smp_cpu_count(void) { return hv().cpu_count; }
+
+void vmx_guest_reset_state(uint16_t cs, uword_t ip, uint32_t activity) {
+  hv().resets.push_back({cs, ip, activity});
+}
+
+bool vmx_hidden_gpa(uint64_t gpa) {
+  return gpa >= hv().hidden_base && gpa - hv().hidden_base < hv().hidden_size;
+}
+
+void vmx_map_blank_page(uint64_t gpa) { hv().blank_pages.push_back(gpa); }
+
+bool apic_trap_ept_violation(struct cpu *, uint64_t, bool) { return false; }
+
+bool apic_trap_step_done(struct cpu *) { return false; }
+
+}  // extern "C"
