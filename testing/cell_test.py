@@ -119,6 +119,25 @@ def judge(cell, result):
     return True, "guest: PASS %s" % verdicts[-1][1], guest
 
 
+def summarize(cell, result, passed, reason, guest):
+    """The result.json of a cell: its coordinates, verdict, figures and evidence."""
+    summary = dict(cell)
+    summary.update({
+        "emulator": result["emulator"],
+        "passed": passed,
+        "reason": reason,
+        "guest_uptime_at_init": float(guest["uptime_at_init"]) if "uptime_at_init" in guest
+        else None,
+        "cpus_online": guest.get("cpus_online"),
+        "wall_seconds": result["wall_seconds"],
+        "timed_out": result["timed_out"],
+        "replay": result["replay"],
+        "guest_report": guest,
+        "exit_counts": exit_counts([strip_ctl(l) for l in xhv_run.read_lines(result["com1"])]),
+    })
+    return summary
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     xhv_run.add_arguments(ap)
@@ -140,20 +159,7 @@ def main():
     result["timeout"] = args.timeout
     passed, reason, guest = judge(cell, result)
 
-    summary = dict(cell)
-    summary.update({
-        "emulator": result["emulator"],
-        "passed": passed,
-        "reason": reason,
-        "guest_uptime_at_init": float(guest["uptime_at_init"]) if "uptime_at_init" in guest
-        else None,
-        "cpus_online": guest.get("cpus_online"),
-        "wall_seconds": result["wall_seconds"],
-        "timed_out": result["timed_out"],
-        "replay": result["replay"],
-        "guest": guest,
-        "exit_counts": exit_counts([strip_ctl(l) for l in xhv_run.read_lines(result["com1"])]),
-    })
+    summary = summarize(cell, result, passed, reason, guest)
     with open(os.path.join(out_dir, "result.json"), "w") as f:
         json.dump(summary, f, indent=2, sort_keys=True)
 

@@ -105,6 +105,23 @@ class JudgeTest(unittest.TestCase):
         self.assertEqual(cell_test.exit_counts(HV_LOG.splitlines()), {"CPUID": {0: 120, 1: 80}})
 
 
+class ResultJsonTest(unittest.TestCase):
+
+    def test_summary_keeps_the_cell_coordinates_apart_from_the_guest_report(self):
+        # status_table keys rows by (hv, guest, pal): the guest's own report
+        # must not overwrite the guest arch.
+        tmp = tempfile.mkdtemp(dir=os.environ.get("TEST_TMPDIR"))
+        result = run_result(tmp, HV_LOG, GUEST_OK)
+        result.update({"emulator": "bochs", "wall_seconds": 12.5, "replay": {"smp": 2}})
+        passed, reason, guest = cell_test.judge(HV_CELL, result)
+        summary = cell_test.summarize(HV_CELL, result, passed, reason, guest)
+        self.assertEqual(summary["guest"], "x86_64")
+        self.assertEqual(summary["guest_uptime_at_init"], 3.5)
+        self.assertEqual(summary["guest_report"]["cpus_online"], "2")
+        self.assertEqual(summary["exit_counts"], {"CPUID": {0: 120, 1: 80}})
+        self.assertEqual(status_table.rows_from([summary])[0][0], ("x86_64", "x86_64", "none"))
+
+
 class StatusTableTest(unittest.TestCase):
 
     def test_rows_follow_the_seed_layout_with_one_column_per_emulator(self):

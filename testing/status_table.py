@@ -10,34 +10,12 @@ its latest run, or "-" when it has not run.
 """
 
 import argparse
-import json
-import os
 import sys
-import zipfile
+
+from testing.results import load_results, testlogs_dir
 
 EMULATORS = [("bochs", "Bochs"), ("qemu-kvm", "QEMU-KVM"), ("qemu-tcg", "QEMU-TCG")]
 ARCH_NAME = {"x86": "x86", "x86_64": "x64", "none": "none"}
-
-
-def load_results(testlogs):
-    """Yields the result.json dicts found under testing/cell_*."""
-    base = os.path.join(testlogs, "testing")
-    if not os.path.isdir(base):
-        return
-    for name in sorted(os.listdir(base)):
-        if not name.startswith("cell_"):
-            continue
-        outputs = os.path.join(base, name, "test.outputs")
-        path = os.path.join(outputs, "result.json")
-        if os.path.isfile(path):
-            with open(path) as f:
-                yield json.load(f)
-            continue
-        archive = os.path.join(outputs, "outputs.zip")
-        if os.path.isfile(archive):
-            with zipfile.ZipFile(archive) as z:
-                if "result.json" in z.namelist():
-                    yield json.loads(z.read("result.json"))
 
 
 def rows_from(results):
@@ -83,14 +61,7 @@ def main():
     ap.add_argument("--testlogs", default=None,
                     help="bazel-testlogs directory (default: the workspace's)")
     args = ap.parse_args()
-    testlogs = args.testlogs
-    if testlogs is None:
-        workspace = os.environ.get("BUILD_WORKSPACE_DIRECTORY")
-        if not workspace:
-            sys.stderr.write("status_table: run it with `bazel run //testing:status_table`, "
-                             "or pass --testlogs\n")
-            return 2
-        testlogs = os.path.join(workspace, "bazel-testlogs")
+    testlogs = testlogs_dir(args.testlogs)
     rows = rows_from(load_results(testlogs))
     if not rows:
         sys.stderr.write("status_table: no cell results under %s; run "

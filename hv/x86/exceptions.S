@@ -1,6 +1,8 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* i386 exception stubs: build a struct exception_frame, call xhv_exception. */
         .code32
+#include "gprs.inc"
+
         .text
 
 .macro STUB vec, has_error_code
@@ -23,26 +25,12 @@ STUB 30, 1; STUB 31, 0
 
 exception_common:
         /* struct cpu_regs, lowest address first: ax cx dx bx sp bp si di */
-        pushl   %edi
-        pushl   %esi
-        pushl   %ebp
-        pushl   %esp
-        pushl   %ebx
-        pushl   %edx
-        pushl   %ecx
-        pushl   %eax
+        SAVE_GPRS
         movl    %esp, %eax
         pushl   %eax
         call    xhv_exception
         addl    $4, %esp
-        popl    %eax
-        popl    %ecx
-        popl    %edx
-        popl    %ebx
-        addl    $4, %esp
-        popl    %ebp
-        popl    %esi
-        popl    %edi
+        RESTORE_GPRS
         addl    $8, %esp                /* vector, error code */
         iret
 

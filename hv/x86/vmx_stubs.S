@@ -8,6 +8,8 @@
 #define CPU_VMX_FAIL_VALID      2
 
         .code32
+#include "gprs.inc"
+
         .text
 
 /* int arch_vmlaunch(const struct cpu_regs *regs): returns only on failure. */
@@ -39,26 +41,12 @@ arch_vmlaunch:
 /* HOST_RIP. HOST_RSP is this CPU's stack top, just below its struct cpu * slot. */
         .global arch_vmexit_entry
 arch_vmexit_entry:
-        pushl   %edi
-        pushl   %esi
-        pushl   %ebp
-        pushl   $0                      /* sp: the guest's is in the VMCS */
-        pushl   %ebx
-        pushl   %edx
-        pushl   %ecx
-        pushl   %eax
+        SAVE_GPRS
         movl    %esp, %eax
         pushl   %eax
         call    vmexit_dispatch
         addl    $4, %esp
-        popl    %eax
-        popl    %ecx
-        popl    %edx
-        popl    %ebx
-        addl    $4, %esp
-        popl    %ebp
-        popl    %esi
-        popl    %edi
+        RESTORE_GPRS
         vmresume
         /* VMRESUME failed: report with the flags it left. */
         movl    $CPU_VMX_FAIL_INVALID, %eax

@@ -1,6 +1,8 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* x86_64 exception stubs: build a struct exception_frame, call xhv_exception. */
         .code64
+#include "gprs.inc"
+
         .text
 
 .macro STUB vec, has_error_code
@@ -23,43 +25,13 @@ STUB 30, 1; STUB 31, 0
 
 exception_common:
         /* struct cpu_regs, lowest address first: rax rcx rdx rbx rsp rbp rsi rdi r8..r15 */
-        pushq   %r15
-        pushq   %r14
-        pushq   %r13
-        pushq   %r12
-        pushq   %r11
-        pushq   %r10
-        pushq   %r9
-        pushq   %r8
-        pushq   %rdi
-        pushq   %rsi
-        pushq   %rbp
-        pushq   %rsp
-        pushq   %rbx
-        pushq   %rdx
-        pushq   %rcx
-        pushq   %rax
+        SAVE_GPRS
         movq    %rsp, %rdi
         /* The CPU aligned RSP to 16 before its 5 pushes; 18 more words leave it 8 off. */
         subq    $8, %rsp
         call    xhv_exception
         addq    $8, %rsp
-        popq    %rax
-        popq    %rcx
-        popq    %rdx
-        popq    %rbx
-        addq    $8, %rsp
-        popq    %rbp
-        popq    %rsi
-        popq    %rdi
-        popq    %r8
-        popq    %r9
-        popq    %r10
-        popq    %r11
-        popq    %r12
-        popq    %r13
-        popq    %r14
-        popq    %r15
+        RESTORE_GPRS
         addq    $16, %rsp               /* vector, error code */
         iretq
 

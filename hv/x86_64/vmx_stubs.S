@@ -8,6 +8,8 @@
 #define CPU_VMX_FAIL_VALID      2
 
         .code64
+#include "gprs.inc"
+
         .text
 
 /* int arch_vmlaunch(const struct cpu_regs *regs): returns only on failure. */
@@ -50,43 +52,13 @@ arch_vmlaunch:
 /* HOST_RIP. HOST_RSP is this CPU's stack top, just below its struct cpu * slot. */
         .global arch_vmexit_entry
 arch_vmexit_entry:
-        pushq   %r15
-        pushq   %r14
-        pushq   %r13
-        pushq   %r12
-        pushq   %r11
-        pushq   %r10
-        pushq   %r9
-        pushq   %r8
-        pushq   %rdi
-        pushq   %rsi
-        pushq   %rbp
-        pushq   $0                      /* sp: the guest's is in the VMCS */
-        pushq   %rbx
-        pushq   %rdx
-        pushq   %rcx
-        pushq   %rax
+        SAVE_GPRS
         movq    %rsp, %rdi
         /* HOST_RSP is 8 off a 16-byte boundary; 16 pushes keep it so. */
         subq    $8, %rsp
         call    vmexit_dispatch
         addq    $8, %rsp
-        popq    %rax
-        popq    %rcx
-        popq    %rdx
-        popq    %rbx
-        addq    $8, %rsp
-        popq    %rbp
-        popq    %rsi
-        popq    %rdi
-        popq    %r8
-        popq    %r9
-        popq    %r10
-        popq    %r11
-        popq    %r12
-        popq    %r13
-        popq    %r14
-        popq    %r15
+        RESTORE_GPRS
         vmresume
         /* VMRESUME failed: report with the flags it left. */
         movl    $CPU_VMX_FAIL_INVALID, %edi

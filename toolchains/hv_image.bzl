@@ -1,0 +1,33 @@
+# SPDX-License-Identifier: Apache-2.0
+"""hv_image: the hypervisor ELF of one bitness from its per-arch stubs and hv/common."""
+
+_CPU = {
+    "x86": "@platforms//cpu:x86_32",
+    "x86_64": "@platforms//cpu:x86_64",
+}
+
+def hv_image(arch):
+    """Defines :xhv.elf in an hv/<arch> package.
+
+    The package holds only what differs by bitness: entry.S (multiboot entry
+    and paging), exceptions.S, trampoline.S (AP start-up), vmx_stubs.S, the
+    GPR save/restore macros (gprs.inc) and the linker script xhv.ld.
+    """
+    native.cc_binary(
+        name = "xhv.elf",
+        srcs = [
+            "entry.S",
+            "exceptions.S",
+            "gprs.inc",
+            "trampoline.S",
+            "vmx_stubs.S",
+        ],
+        additional_linker_inputs = ["xhv.ld"],
+        linkopts = ["-Wl,-T,$(location xhv.ld)"],
+        target_compatible_with = [
+            _CPU[arch],
+            "@platforms//os:none",
+        ],
+        visibility = ["//visibility:public"],
+        deps = ["//hv/common:hv_common"],
+    )
