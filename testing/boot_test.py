@@ -25,7 +25,7 @@ def main():
         os.environ.get("TEST_TMPDIR", "/tmp"), "boot_test")
     result = xhv_run.execute(args, out_dir)
 
-    lines = xhv_run.read_lines(result["com1"])
+    lines = xhv_run.read_hv_log(result["com1"])
     missing = []
     pos = 0
     for pattern in args.expect:
@@ -52,7 +52,7 @@ def main():
         print("FAIL: killed at the %.0f s timeout (logs kept in %s)" % (args.timeout, out_dir))
     if missing:
         print("FAIL: COM1 has no line matching %r (after the earlier patterns)" % missing[0])
-    print("--- last 40 lines of COM1 ---\n%s" % xhv_run.tail(result["com1"]))
+    print("--- last 40 lines of COM1 ---\n%s" % xhv_run.tail(result["com1"], hv_log=True))
     print("--- last 40 lines of the emulator log ---\n%s" % xhv_run.tail(result["emulator_log"]))
     return 1
 

@@ -80,7 +80,7 @@ def strip_ctl(line):
 
 def judge(cell, result):
     """Returns (passed, reason, guest key/values) from the run's logs."""
-    com1 = [strip_ctl(l) for l in xhv_run.read_lines(result["com1"])]
+    com1 = [strip_ctl(l) for l in xhv_run.read_hv_log(result["com1"])]
     com2 = [strip_ctl(l) for l in xhv_run.read_lines(result["com2"])]
     guest = {}
     verdicts = []
@@ -133,7 +133,7 @@ def summarize(cell, result, passed, reason, guest):
         "timed_out": result["timed_out"],
         "replay": result["replay"],
         "guest_report": guest,
-        "exit_counts": exit_counts([strip_ctl(l) for l in xhv_run.read_lines(result["com1"])]),
+        "exit_counts": exit_counts([strip_ctl(l) for l in xhv_run.read_hv_log(result["com1"])]),
     })
     return summary
 
@@ -168,8 +168,8 @@ def main():
         summary["guest_uptime_at_init"], result["wall_seconds"]))
     print("replay: %s" % " ".join("%s=%s" % kv for kv in sorted(result["replay"].items())))
     if not passed:
-        for name in ("com1", "com2"):
-            print("--- last 40 lines of %s ---\n%s" % (name.upper(), xhv_run.tail(result[name])))
+        print("--- last 40 lines of COM1 ---\n%s" % xhv_run.tail(result["com1"], hv_log=True))
+        print("--- last 40 lines of COM2 ---\n%s" % xhv_run.tail(result["com2"]))
     return 0 if passed else 1
 
 

@@ -41,7 +41,7 @@ def main():
                 bochs_time0=1700000000, qemu_cpu=None)
             print("=== %s hypervisor image ===" % arch, flush=True)
             result = xhv_run.execute(run_args, os.path.join(tmp, arch))
-            for line in xhv_run.read_lines(result["com1"]):
+            for line in xhv_run.read_hv_log(result["com1"]):
                 # GRUB's terminal control sequences precede the hypervisor's log.
                 print(ANSI_ESCAPE.sub("", line).rstrip("\r"))
             print("=== %s: %s after %.1f s in %s ===\n" % (

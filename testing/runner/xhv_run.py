@@ -29,6 +29,8 @@ import sys
 import tempfile
 import time
 
+from tools import xhvlog
+
 EMULATORS = ("bochs", "qemu-kvm", "qemu-tcg")
 BOCHS_CPU_MODEL = "corei7_sandy_bridge_2600k"
 BOCHS_IPS = 50000000
@@ -163,8 +165,18 @@ def read_lines(path):
         return []
 
 
-def tail(path, n=40):
-    lines = read_lines(path)
+def read_hv_log(path):
+    """The hypervisor log (COM1) decoded: one text per line, CPU tags dropped."""
+    return [text for _, text in xhvlog.decode_file(path)]
+
+
+def tail(path, n=40, hv_log=False):
+    """The last n lines of a log; the hypervisor log decoded, each line with its CPU."""
+    if hv_log:
+        lines = ["cpu%d| %s" % (cpu, text) if cpu is not None else text
+                 for cpu, text in xhvlog.decode_file(path)]
+    else:
+        lines = read_lines(path)
     return "\n".join(lines[-n:]) if lines else "(%s is empty or missing)" % os.path.basename(path)
 
 
@@ -176,7 +188,7 @@ FATAL_COM1 = re.compile(r"xhv: PANIC")
 def watch(proc, com1, start, args):
     """Waits for the emulator to exit. Returns (timed_out, fatal COM1 line or None)."""
     offset = 0
-    pending = b""
+    decoder = xhvlog.Decoder()
     while True:
         try:
             proc.wait(timeout=0.5)
@@ -190,11 +202,7 @@ def watch(proc, com1, start, args):
         except OSError:
             chunk = b""
         offset += len(chunk)
-        pending += chunk
-        lines = pending.split(b"\n")
-        pending = lines.pop()
-        for line in lines:
-            text = line.decode("utf-8", "replace")
+        for _, text in decoder.feed(chunk):
             if FATAL_COM1.search(text):
                 # Let the rest of the dump reach the log before stopping.
                 time.sleep(2)

@@ -147,6 +147,7 @@ static void ap_main(struct cpu *cpu) { vmx_cpu_launch(cpu); }
 /* The BSP's life after the boot stack: on its own per-CPU host stack. */
 static void bsp_main(struct cpu *cpu) {
   cpu_tables_load(cpu);
+  log_enable_mux();
   cpu->apic_id = lapic_id();
   const struct multiboot_info *mbi = boot_info;
   const char *cmdline =

@@ -5,6 +5,7 @@
 #include "xhv/ept.h"
 #include "xhv/heap.h"
 #include "xhv/log.h"
+#include "xhv/msr_policy.h"
 #include "xhv/mtrr.h"
 #include "xhv/panic.h"
 #include "xhv/smp.h"
@@ -127,7 +128,7 @@ void vmx_machine_init(const struct guest_boot *b) {
              (unsigned long long)(b->second_hide_base + b->second_hide_size));
 
   /* Bitmaps: all clear means no exits; heap pages come zeroed. */
-  heap_alloc_pages(1, 1, &msr_bitmap_pa);
+  msr_bitmap_build(heap_alloc_pages(1, 1, &msr_bitmap_pa));
   io_bitmap[0] = heap_alloc_pages(1, 1, &io_bitmap_pa[0]);
   io_bitmap[1] = heap_alloc_pages(1, 1, &io_bitmap_pa[1]);
 }

@@ -1,9 +1,10 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* The hypervisor log on COM1. */
+/* The hypervisor log on COM1: per-CPU line buffers, multiplexed, NMI-safe. */
 #ifndef XHV_LOG_H
 #define XHV_LOG_H
 
 #include <stdarg.h>
+#include <stdint.h>
 
 #include "xhv/compiler.h"
 
@@ -13,8 +14,30 @@ void log_init(void);
 /* printf-style output to the hypervisor log; see xhv/format.h for conversions. */
 void log_printf(const char *fmt, ...) XHV_PRINTF(1, 2);
 void log_vprintf(const char *fmt, va_list ap);
-/* Waits until everything logged so far has left the UART. */
+/* Sends this CPU's unfinished line, then waits until the UART is empty. */
 void log_flush(void);
+
+/*
+ * Switches COM1 from plain text to the multiplexed stream (after printing
+ * LOG_MUX_MAGIC as a plain line). Call once, on the BSP's per-CPU stack,
+ * before any other CPU logs. From then on every CPU formats into its own
+ * line buffers and sends whole lines, each byte tagged with its CPU, with no
+ * lock: CPUs never wait for each other, in NMI context or anywhere else,
+ * and tools/logdecode puts the lines back together.
+ */
+void log_enable_mux(void);
+
+#define LOG_MUX_MAGIC "XHV-LOG-MUX v1"
+
+/*
+ * The encoding: character c from CPU n (0..7) is two bytes, 1nnn hhhh then
+ * 0nnn llll (h/l the high/low nibble of c). Bytes of different CPUs may
+ * interleave; each CPU's own bytes arrive in order.
+ */
+static inline void log_mux_encode(uint32_t cpu, uint8_t c, uint8_t out[2]) {
+  out[0] = (uint8_t)(0x80U | ((cpu & 7U) << 4) | (c >> 4));
+  out[1] = (uint8_t)(((cpu & 7U) << 4) | (c & 0xFU));
+}
 
 XHV_END_DECLS
 

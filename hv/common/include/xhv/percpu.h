@@ -27,6 +27,7 @@ struct cpu {
   uint32_t index;   /* 0 is the BSP */
   uint32_t apic_id; /* local APIC ID */
   bool is_bsp;
+  uint32_t in_nmi; /* nonzero while this CPU runs its NMI handler */
   struct tss tss;
   /* VMX */
   uint64_t vmxon_pa;
@@ -41,6 +42,9 @@ struct cpu {
   uword_t apic_step_rflags;
   uint32_t apic_step_exceptions;
   uint64_t exit_count[CPU_EXIT_COUNTERS];
+  /* The guest's view of the MTRRs (xhv/msr_policy.h); bit n of valid = slot n loaded. */
+  uint64_t mtrr_shadow[32];
+  uint32_t mtrr_shadow_valid;
 };
 
 /*
