@@ -62,7 +62,17 @@ void cpu_write_cr0(uword_t value) { cpu().cr0 = value; }
 void cpu_write_cr3(uword_t value) { cpu().cr3 = value; }
 void cpu_write_cr4(uword_t value) { cpu().cr4 = value; }
 
-void cpu_pause(void) {}
+void cpu_pause(void) {
+  if (cpu().pause_hook) {
+    cpu().pause_hook();
+  }
+}
+
+void cpu_send_nmi_all_but_self(void) {
+  if (cpu().send_nmi_hook) {
+    cpu().send_nmi_hook();
+  }
+}
 
 void cpu_halt_forever(void) {
   cpu().halts++;

@@ -5,6 +5,7 @@
 
 #include <cstdint>
 #include <deque>
+#include <functional>
 #include <map>
 #include <utility>
 #include <vector>
@@ -32,6 +33,10 @@ struct FakeCpu {
   uword_t cr0 = 0, cr3 = 0, cr4 = 0;
   uint64_t tsc = 0;
   int halts = 0;
+  // Called by cpu_pause() and cpu_send_nmi_all_but_self(): tests that
+  // simulate several CPUs deliver NMIs there.
+  std::function<void()> pause_hook;
+  std::function<void()> send_nmi_hook;
 
   void Reset() { *this = FakeCpu(); }
 };

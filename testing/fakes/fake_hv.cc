@@ -12,6 +12,8 @@
 
 namespace xhv_fake {
 
+thread_local struct cpu *FakeHv::current = nullptr;
+
 FakeHv &hv() {
   static FakeHv state;
   return state;
@@ -40,7 +42,7 @@ void log_printf(const char *fmt, ...) {
 
 void log_flush(void) {}
 
-struct cpu *this_cpu(void) { return &hv().cpu0; }
+struct cpu *this_cpu(void) { return hv().current ? hv().current : &hv().cpu0; }
 
 struct cpu *cpu_by_index(uint32_t index) {
   return index == 0 ? &hv().cpu0 : nullptr;

@@ -15,6 +15,9 @@ namespace xhv_fake {
 struct FakeHv {
   std::string log;                       // everything log_printf wrote
   struct cpu cpu0 {};                    // this_cpu() and cpu_by_index(0)
+  // Tests that run several simulated CPUs as threads point this at each
+  // thread's own struct cpu (it is thread_local there).
+  static thread_local struct cpu *current;
   uint32_t cpu_count = 1;
   std::vector<uint64_t> blank_pages;     // vmx_map_blank_page calls
   uint64_t hidden_base = 0, hidden_size = 0;

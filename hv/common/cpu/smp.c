@@ -16,6 +16,7 @@
 #define ICR_DELIVERY_PENDING (1U << 12)
 #define ICR_INIT_ASSERT 0x00004500U /* INIT, level assert */
 #define ICR_STARTUP 0x00004600U     /* start-up, vector in bits 7:0 */
+#define ICR_NMI_ALL_BUT_SELF 0x000C4400U /* NMI, level assert, all excluding self */
 
 /* The trampolines read these offsets; keep them in step with the .S files. */
 XHV_STATIC_ASSERT(__builtin_offsetof(struct ap_boot_params, stack_top) == 8U, "params layout");
@@ -54,6 +55,13 @@ static void lapic_send_ipi(uint32_t apic_id, uint32_t icr_low) {
 static void (*volatile ap_main_fn)(struct cpu *);
 
 /* Where the trampoline lands, on the AP's own host stack. */
+void cpu_send_nmi_all_but_self(void) {
+  *lapic_reg(LAPIC_ICR_LOW) = ICR_NMI_ALL_BUT_SELF;
+  while (*lapic_reg(LAPIC_ICR_LOW) & ICR_DELIVERY_PENDING) {
+    cpu_pause();
+  }
+}
+
 static void ap_entry(struct cpu *cpu) {
   cpu_tables_load(cpu);
   /* From here on the trampoline page and its parameters may be reused. */

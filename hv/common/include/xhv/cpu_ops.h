@@ -44,6 +44,8 @@ void cpu_write_cr3(uword_t value);
 void cpu_write_cr4(uword_t value);
 
 void cpu_pause(void);
+/* Sends an NMI to every other CPU through the local APIC (all-excluding-self). */
+void cpu_send_nmi_all_but_self(void);
 /* Stops this CPU for good: interrupts off, HLT in a loop. */
 XHV_NORETURN void cpu_halt_forever(void);
 

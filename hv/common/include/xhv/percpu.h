@@ -27,7 +27,8 @@ struct cpu {
   uint32_t index;   /* 0 is the BSP */
   uint32_t apic_id; /* local APIC ID */
   bool is_bsp;
-  uint32_t in_nmi; /* nonzero while this CPU runs its NMI handler */
+  uint32_t in_nmi;    /* nonzero while this CPU runs its NMI handler */
+  uint32_t quiesced;  /* parked by, or running, a quiesce (xhv/quiesce.h) */
   struct tss tss;
   /* VMX */
   uint64_t vmxon_pa;

@@ -1,0 +1,79 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* The quiesce protocol; its contract and the reasons for its order are in xhv/quiesce.h. */
+#include "xhv/quiesce.h"
+
+#include "xhv/cpu_ops.h"
+#include "xhv/smp.h"
+
+static struct {
+  uint32_t lock;
+  uint32_t flag;    /* a quiesce is in progress */
+  uint32_t resume;  /* parked CPUs may go */
+  uint32_t parked;  /* CPUs that parked in this round */
+  uint32_t resumed; /* CPUs that left the park in this round */
+  uint64_t rounds;
+} q;
+
+static uint32_t load(const uint32_t *p) { return __atomic_load_n(p, __ATOMIC_ACQUIRE); }
+static void store(uint32_t *p, uint32_t v) { __atomic_store_n(p, v, __ATOMIC_RELEASE); }
+
+void quiesce_begin(struct cpu *self) {
+  while (__atomic_exchange_n(&q.lock, 1U, __ATOMIC_ACQUIRE) != 0U) {
+    cpu_pause();
+  }
+  store(&self->quiesced, 1U);
+  store(&q.parked, 0U);
+  store(&q.resumed, 0U);
+  store(&q.flag, 1U);
+  uint32_t others = smp_cpu_count() - 1U;
+  if (others == 0U) {
+    return;
+  }
+  cpu_send_nmi_all_but_self();
+  while (load(&q.parked) != others) {
+    cpu_pause();
+  }
+}
+
+void quiesce_end(struct cpu *self) {
+  uint32_t others = smp_cpu_count() - 1U;
+#ifndef XHV_QUIESCE_LEGACY_ORDER
+  store(&q.flag, 0U);
+  store(&q.resume, 1U);
+  while (load(&q.resumed) != others) {
+    cpu_pause();
+  }
+#else
+  /*
+   * The seed's ordering, kept only to prove the tests see its deadlock
+   * (build setting //hv/common/smp:legacy_quiesce_order). Never the default.
+   */
+  store(&q.resume, 1U);
+  while (load(&q.resumed) != others) {
+    cpu_pause();
+  }
+  store(&q.flag, 0U);
+#endif
+  store(&q.resume, 0U);
+  q.rounds++;
+  store(&self->quiesced, 0U);
+  __atomic_store_n(&q.lock, 0U, __ATOMIC_RELEASE);
+}
+
+bool quiesce_nmi(struct cpu *self) {
+  uint32_t expected = 0U;
+  if (!load(&q.flag) ||
+      !__atomic_compare_exchange_n(&self->quiesced, &expected, 1U, false, __ATOMIC_ACQ_REL,
+                                   __ATOMIC_ACQUIRE)) {
+    return false;
+  }
+  __atomic_add_fetch(&q.parked, 1U, __ATOMIC_ACQ_REL);
+  while (!load(&q.resume)) {
+    cpu_pause();
+  }
+  __atomic_add_fetch(&q.resumed, 1U, __ATOMIC_ACQ_REL);
+  store(&self->quiesced, 0U);
+  return true;
+}
+
+uint64_t quiesce_rounds(void) { return q.rounds; }
