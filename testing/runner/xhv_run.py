@@ -29,7 +29,11 @@ import sys
 import tempfile
 import time
 
-from tools import xhvlog
+try:
+    from tools import xhvlog
+except ImportError:  # run straight from a source tree rather than by Bazel
+    sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
+    from tools import xhvlog
 
 EMULATORS = ("bochs", "qemu-kvm", "qemu-tcg")
 BOCHS_CPU_MODEL = "corei7_sandy_bridge_2600k"

@@ -4,14 +4,6 @@
 
 #define MSR_VMX_FIRST 0x480U /* IA32_VMX_BASIC */
 #define MSR_VMX_LAST 0x491U  /* IA32_VMX_VMFUNC */
-#define MSR_MTRR_PHYS_FIRST 0x200U
-#define MSR_MTRR_PHYS_LAST 0x213U
-#define MSR_MTRR_FIX64K 0x250U
-#define MSR_MTRR_FIX16K_80000 0x258U
-#define MSR_MTRR_FIX16K_A0000 0x259U
-#define MSR_MTRR_FIX4K_FIRST 0x268U
-#define MSR_MTRR_FIX4K_LAST 0x26FU
-#define MSR_MTRR_DEF_TYPE 0x2FFU
 
 #define LOW_LIMIT 0x2000U
 #define HIGH_BASE 0xC0000000U
@@ -20,36 +12,9 @@
 #define BITMAP_WRITE_LOW 2048U
 #define BITMAP_WRITE_HIGH 3072U
 
-int mtrr_shadow_slot(uint32_t msr) {
-  if (msr >= MSR_MTRR_PHYS_FIRST && msr <= MSR_MTRR_PHYS_LAST) {
-    return (int)(msr - MSR_MTRR_PHYS_FIRST); /* 0..19 */
-  }
-  if (msr == MSR_MTRR_FIX64K) {
-    return 20;
-  }
-  if (msr == MSR_MTRR_FIX16K_80000 || msr == MSR_MTRR_FIX16K_A0000) {
-    return 21 + (int)(msr - MSR_MTRR_FIX16K_80000); /* 21, 22 */
-  }
-  if (msr >= MSR_MTRR_FIX4K_FIRST && msr <= MSR_MTRR_FIX4K_LAST) {
-    return 23 + (int)(msr - MSR_MTRR_FIX4K_FIRST); /* 23..30 */
-  }
-  if (msr == MSR_MTRR_DEF_TYPE) {
-    return 31;
-  }
-  return -1;
-}
-
 enum msr_action msr_policy(uint32_t msr, bool write) {
   if (msr >= MSR_VMX_FIRST && msr <= MSR_VMX_LAST) {
     return MSR_GP; /* VMX is hidden from the guest (CPUID.1:ECX.VMX = 0) */
-  }
-  if (mtrr_shadow_slot(msr) >= 0) {
-    /*
-     * Guest-physical memory types come from the EPT, built from the MTRRs
-     * at boot; the host's own memory types must not change under it. The
-     * guest may write, and reads back, its own copy.
-     */
-    return MSR_MTRR_SHADOW;
   }
   (void)write;
   return MSR_PASS;
@@ -76,11 +41,6 @@ static bool locate(uint32_t msr, bool write, uint32_t *byte, uint8_t *bit) {
 void msr_bitmap_build(uint8_t *bitmap) {
   static const uint32_t ranges[][2] = {
       {MSR_VMX_FIRST, MSR_VMX_LAST},
-      {MSR_MTRR_PHYS_FIRST, MSR_MTRR_PHYS_LAST},
-      {MSR_MTRR_FIX64K, MSR_MTRR_FIX64K},
-      {MSR_MTRR_FIX16K_80000, MSR_MTRR_FIX16K_A0000},
-      {MSR_MTRR_FIX4K_FIRST, MSR_MTRR_FIX4K_LAST},
-      {MSR_MTRR_DEF_TYPE, MSR_MTRR_DEF_TYPE},
   };
   for (uint32_t r = 0; r < sizeof(ranges) / sizeof(ranges[0]); r++) {
     for (uint32_t msr = ranges[r][0]; msr <= ranges[r][1]; msr++) {

@@ -3,7 +3,6 @@
 #include "xhv/msr_policy.h"
 
 #include <cstdint>
-#include <set>
 #include <vector>
 
 #include "gtest/gtest.h"
@@ -24,20 +23,11 @@ TEST(MsrPolicy, VmxCapabilityMsrsDoNotExistForTheGuest) {
   EXPECT_EQ(msr_policy(0x492, false), MSR_PASS);
 }
 
-TEST(MsrPolicy, EveryMtrrHasItsOwnShadowSlot) {
-  std::set<int> slots;
-  std::vector<uint32_t> mtrrs = {0x250, 0x258, 0x259, 0x2FF};
-  for (uint32_t msr = 0x200; msr <= 0x213; msr++) mtrrs.push_back(msr);
-  for (uint32_t msr = 0x268; msr <= 0x26F; msr++) mtrrs.push_back(msr);
-  for (uint32_t msr : mtrrs) {
-    int slot = mtrr_shadow_slot(msr);
-    ASSERT_GE(slot, 0) << std::hex << msr;
-    ASSERT_LT(slot, static_cast<int>(MTRR_SHADOW_SLOTS));
-    EXPECT_TRUE(slots.insert(slot).second) << "slot reused by " << std::hex << msr;
-    EXPECT_EQ(msr_policy(msr, true), MSR_MTRR_SHADOW);
+TEST(MsrPolicy, MtrrsAndOtherArchitecturalMsrsPassThrough) {
+  for (uint32_t msr : {0x200U, 0x250U, 0x2FFU, 0x277U /*PAT*/, 0x1BU /*APIC_BASE*/, 0x10U}) {
+    EXPECT_EQ(msr_policy(msr, false), MSR_PASS) << std::hex << msr;
+    EXPECT_EQ(msr_policy(msr, true), MSR_PASS) << std::hex << msr;
   }
-  EXPECT_EQ(mtrr_shadow_slot(0xFE), -1) << "MTRRCAP is read-only hardware information";
-  EXPECT_EQ(mtrr_shadow_slot(0x277), -1) << "PAT is the guest's own";
 }
 
 TEST(MsrBitmap, InterceptsExactlyThePolicy) {

@@ -4,7 +4,6 @@
 #include "xhv/cpu_ops.h"
 #include "xhv/guest_bios.h"
 #include "xhv/log.h"
-#include "xhv/msr_policy.h"
 #include "xhv/panic.h"
 #include "xhv/smp.h"
 #include "xhv/vcpu.h"
@@ -255,36 +254,16 @@ static enum vmexit_action vmexit_cr_access(struct cpu *cpu, struct cpu_regs *reg
 
 static enum vmexit_action vmexit_msr(struct cpu *cpu, struct cpu_regs *regs,
                                      struct vmexit_info *exit) {
-  uint32_t msr = (uint32_t)regs->cx;
-  bool write = exit->reason == EXIT_WRMSR;
-  int slot = mtrr_shadow_slot(msr);
-  if (msr_policy(msr, write) != MSR_MTRR_SHADOW || slot < 0) {
-    /*
-     * VMX capability MSRs, and MSRs outside the bitmap's ranges (which
-     * always exit; none exists on the CPUs xhv supports): the #GP the
-     * hardware would give a guest without them.
-     */
-    inject_exception(VECTOR_GP, true, 0);
-    return VMEXIT_HANDLED;
-  }
-  uint32_t bit = 1U << (uint32_t)slot;
-  if (!(cpu->mtrr_shadow_valid & bit)) {
-    cpu->mtrr_shadow[slot] = cpu_rdmsr(msr);
-    cpu->mtrr_shadow_valid |= bit;
-  }
-  if (write) {
-    uint64_t value = ((uint64_t)(uint32_t)regs->dx << 32) | (uint32_t)regs->ax;
-    if (value != cpu->mtrr_shadow[slot]) {
-      log_printf("vmx: CPU %u: guest MTRR 0x%x <- 0x%llx kept in its copy; memory types stay "
-                 "as the EPT was built\n",
-                 cpu->index, msr, (unsigned long long)value);
-    }
-    cpu->mtrr_shadow[slot] = value;
-  } else {
-    regs->ax = (uint32_t)cpu->mtrr_shadow[slot];
-    regs->dx = (uint32_t)(cpu->mtrr_shadow[slot] >> 32);
-  }
-  return VMEXIT_HANDLED_ADVANCE;
+  (void)cpu;
+  (void)regs;
+  (void)exit;
+  /*
+   * Only what msr_policy keeps from the guest exits (VMX capability MSRs),
+   * plus MSRs outside the bitmap's ranges, none of which exists on the CPUs
+   * xhv supports: the #GP a guest without them gets from the hardware.
+   */
+  inject_exception(VECTOR_GP, true, 0);
+  return VMEXIT_HANDLED;
 }
 
 static enum vmexit_action vmexit_xsetbv(struct cpu *cpu, struct cpu_regs *regs,

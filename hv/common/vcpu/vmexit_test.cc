@@ -112,21 +112,6 @@ TEST_F(VmexitTest, Cr4WriteOfVmxeInjectsGeneralProtection) {
   EXPECT_EQ(Rip(), kRip);
 }
 
-TEST_F(VmexitTest, GuestMtrrWriteStaysInItsCopy) {
-  cpu().msrs[0x2FF] = 0xC06;
-  regs.cx = 0x2FF;
-  regs.ax = 0x800;  // MTRRs on, default UC
-  Exit(EXIT_WRMSR, 2);
-  EXPECT_EQ(cpu().msrs[0x2FF], 0xC06U) << "the hardware MTRR is untouched";
-  regs.ax = regs.dx = 0;
-  Exit(EXIT_RDMSR, 2);
-  EXPECT_EQ(regs.ax, 0x800U);
-  EXPECT_EQ(regs.dx, 0U);
-  EXPECT_EQ(Rip(), kRip + 4);
-  EXPECT_LE(vmcs().reads, kMaxReads);
-  EXPECT_LE(vmcs().writes, kMaxWrites);
-}
-
 TEST_F(VmexitTest, VmxCapabilityMsrReadInjectsGeneralProtection) {
   regs.cx = 0x480;
   Exit(EXIT_RDMSR, 2);

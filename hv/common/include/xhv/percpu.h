@@ -43,9 +43,6 @@ struct cpu {
   uword_t apic_step_rflags;
   uint32_t apic_step_exceptions;
   uint64_t exit_count[CPU_EXIT_COUNTERS];
-  /* The guest's view of the MTRRs (xhv/msr_policy.h); bit n of valid = slot n loaded. */
-  uint64_t mtrr_shadow[32];
-  uint32_t mtrr_shadow_valid;
 };
 
 /*

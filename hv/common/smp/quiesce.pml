@@ -1,0 +1,259 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* Promela model of the SMP quiesce protocol and its NMI handling, checked by spin in quiesce_model_test. */
+
+/*
+ * Build with exactly one of
+ *   -DFIXED   quiesce_end clears q_flag, then raises q_resume;
+ *   -DLEGACY  the seed's ordering: q_resume first, q_flag only after every
+ *             CPU has resumed.
+ * Other parameters (cpp macros, spin -D...):
+ *   N                 CPUs, 2 or 3 (default 2)
+ *   ROUNDS            quiesce rounds each CPU may run, or fewer (default 2)
+ *   GUEST_NMIS        guest NMIs the guest NMI source may send (default 2)
+ *   MERGES_LOSE_NMIS  property 2 in its weaker form (see final_check)
+ *   MERGE_WINDOW      see "NMI delivery"
+ *
+ * The CPUs. Each CPU is one process. Its own code is a numbered sequence of
+ * steps (pc): up to ROUNDS quiesce rounds, then idling. Its NMI handler runs
+ * inline in the same process, so while the handler runs nothing else of
+ * that CPU does.
+ *
+ * NMI delivery. Per CPU, nmi_latched is the hardware's single pending-NMI
+ * bit and in_nmi is "NMIs blocked, the handler is running". Sending an NMI
+ * sets nmi_latched; an NMI sent while the bit is already set merges with the
+ * pending one and is gone (nmi_merged counts these). The CPU's own code is a
+ * sequence of steps; before each step, and on every turn of each of its
+ * spin loops, the CPU may instead take the pending NMI: clear the bit,
+ * set in_nmi, run the handler. Inside the handler NMIs are blocked, so a new
+ * one only sets the bit. The handler's IRET clears in_nmi, or, if the bit is
+ * set, takes that NMI at once (in_nmi stays set): no instruction of the
+ * interrupted code runs in between.
+ *
+ * Hardware takes an NMI that reaches an unblocked CPU at the next
+ * instruction boundary, so a second NMI can merge with it only within about
+ * one instruction. The model lets a CPU postpone taking a pending NMI across
+ * any number of its steps, which would stretch that window without bound,
+ * so by default an NMI sender waits until an unblocked target has taken the
+ * previous one; merges then happen only while the target is in its handler,
+ * which is where they really happen. -DMERGE_WINDOW drops the wait.
+ *
+ * The guest NMI source sends only to a CPU whose bit is clear and which is
+ * not in its handler, so a guest NMI never lands on a pending NMI.
+ *
+ * Properties:
+ *  1. no invalid end state: every process ends, or waits at an end label
+ *     (an idle CPU, the monitor), once the bounded work is done;
+ *  2. final_check: every guest NMI sent is counted by exactly one handler;
+ *  3. callback_monitor: at most one callback at a time, and while it runs
+ *     every other CPU is parked in its NMI handler.
+ */
+
+#if defined(FIXED) == defined(LEGACY)
+#error "define exactly one of FIXED and LEGACY"
+#endif
+#ifndef N
+#define N 2
+#endif
+#if N != 2 && N != 3
+#error "N must be 2 or 3"
+#endif
+#ifndef ROUNDS
+#define ROUNDS 2
+#endif
+#ifndef GUEST_NMIS
+#define GUEST_NMIS 2
+#endif
+
+#define NONE 255
+
+/* The protocol's shared state. */
+bit  q_lock;
+bit  q_flag;
+bit  q_resume;
+byte q_parked;
+byte q_resumed;
+bit  quiesced[N];
+bit  nmi_latched[N];
+bit  in_nmi[N];
+byte guest_counted[N];
+
+/* Ghost state for the properties; the protocol never reads it. */
+byte guest_sent;        /* guest NMIs sent */
+bit  guest_done;        /* the guest NMI source has finished */
+byte nmi_merged;        /* NMIs sent while the target's bit was set */
+byte n_done;            /* CPUs done with their quiesce rounds */
+bit  parked[N];         /* CPU waits for q_resume in its handler */
+byte n_parked;          /* number of parked[] set */
+byte cb_count;          /* CPUs running a callback */
+byte cb_owner = NONE;   /* the CPU running the callback */
+
+/* Can an NMI be sent to CPU c now (see "NMI delivery")? */
+#ifdef MERGE_WINDOW
+#define SENDABLE(c) true
+#else
+#define SENDABLE(c) (in_nmi[c] || !nmi_latched[c])
+#endif
+
+/* The NMI handler on CPU p, with the redelivery of a latched NMI at IRET.
+ * Reading q_flag and the compare-and-swap are separate steps, as in C. */
+inline nmi_handler(p) {
+  more = 1;
+  do
+  :: more ->
+     if
+     :: q_flag == 1 ->
+        if
+        :: atomic { quiesced[p] == 0 -> quiesced[p] = 1 }     /* CAS succeeds */
+           atomic { q_parked++; parked[p] = 1; n_parked++ };
+           atomic { q_resume == 1 -> parked[p] = 0; n_parked-- };
+           q_resumed++;
+           quiesced[p] = 0
+        :: atomic { quiesced[p] == 1 -> guest_counted[p]++ }  /* CAS fails */
+        fi
+     :: q_flag == 0 -> guest_counted[p]++
+     fi;
+     atomic {                                                 /* IRET */
+       if
+       :: nmi_latched[p] -> nmi_latched[p] = 0
+       :: else -> in_nmi[p] = 0; more = 0
+       fi
+     }
+  :: else -> break
+  od
+}
+
+/* Take the pending NMI, if there is one and NMIs are not blocked. */
+#define TAKE_NMI \
+  atomic { nmi_latched[p] && !in_nmi[p] -> nmi_latched[p] = 0; in_nmi[p] = 1 }; \
+  nmi_handler(p)
+
+/* Step k of CPU p's own code: once its guard g holds, do a and go on to step
+ * k + 1. A step whose guard is false is a spin loop. Between any two steps,
+ * and while a spin loop waits, the CPU can take a pending NMI. */
+#define STEP(k, g, a) :: atomic { pc == k && (g) -> a; pc = k + 1 }
+
+/* Step 6: the quiesce NMIs, one to each other CPU, in any order. */
+#define SEND_TO(c) \
+  :: atomic { pc == 6 && (todo >> c) & 1 && SENDABLE(c) -> \
+       if :: nmi_latched[c] -> nmi_merged++ :: else -> nmi_latched[c] = 1 fi; \
+       todo = todo & ~(1 << c); \
+       if :: todo == 0 -> pc = 7 :: else -> skip fi }
+
+proctype cpu(byte p) {
+  byte pc;    /* next step of the CPU's own code; 0: between rounds */
+  byte r;     /* rounds run */
+  byte todo;  /* step 6: quiesce NMIs still to send, one bit per CPU */
+  bit more;   /* handler: one more NMI to handle */
+
+  do
+  :: TAKE_NMI
+  :: atomic { pc == 0 && r < ROUNDS -> pc = 1 }     /* request a quiesce */
+  :: atomic { pc == 0 -> r = 0; break }              /* no more rounds */
+
+  /* quiesce_begin(p) */
+  STEP(1, q_lock == 0, q_lock = 1)
+  STEP(2, true, quiesced[p] = 1)
+  STEP(3, true, q_parked = 0)
+  STEP(4, true, q_resumed = 0)
+  STEP(5, true, q_flag = 1; todo = ((1 << N) - 1) & ~(1 << p))
+  SEND_TO(0)
+  SEND_TO(1)
+#if N > 2
+  SEND_TO(2)
+#endif
+  STEP(7, q_parked == N - 1, skip)
+
+  /* the callback */
+  STEP(8, true, cb_count++; cb_owner = p)
+  STEP(9, true, cb_count--; cb_owner = NONE)
+
+  /* quiesce_end(p) */
+#ifdef FIXED
+  STEP(10, true, q_flag = 0)
+  STEP(11, true, q_resume = 1)
+  STEP(12, q_resumed == N - 1, skip)
+  STEP(13, true, q_resume = 0)
+#else
+  STEP(10, true, q_resume = 1)
+  STEP(11, q_resumed == N - 1, skip)
+  STEP(12, true, q_flag = 0)
+  STEP(13, true, q_resume = 0)
+#endif
+  STEP(14, true, quiesced[p] = 0)
+  :: atomic { pc == 15 -> q_lock = 0; r++; pc = 0 }
+  od;
+  n_done++;
+
+  /* Nothing left to do but take NMIs (and be parked by other CPUs). */
+end_idle:
+  do
+  :: TAKE_NMI
+  od
+}
+
+/* Up to GUEST_NMIS guest NMIs, each to any CPU with a clear pending bit that
+ * is not in its handler. */
+#define GUEST_TO(c) \
+  :: atomic { guest_sent < GUEST_NMIS && !nmi_latched[c] && !in_nmi[c] -> \
+              nmi_latched[c] = 1; guest_sent++ }
+
+active proctype guest_nmi_source() {
+  do
+  GUEST_TO(0)
+  GUEST_TO(1)
+#if N > 2
+  GUEST_TO(2)
+#endif
+  :: break
+  od;
+  guest_done = 1
+}
+
+/* Property 3, in every reachable state: at most one callback runs, and
+ * while it runs all N-1 other CPUs are parked in their NMI handlers. */
+active proctype callback_monitor() {
+end_monitor:
+  do
+  :: atomic { !(cb_count == 0 ||
+                (cb_count == 1 && n_parked == N - 1 && !parked[cb_owner])) ->
+              assert(cb_count <= 1);                          /* one callback */
+              assert(n_parked == N - 1 && !parked[cb_owner])  /* others parked */
+    }
+  od
+}
+
+#if N == 2
+#define NMI_QUIET (!nmi_latched[0] && !nmi_latched[1] && !in_nmi[0] && !in_nmi[1])
+#define GUEST_TOTAL (guest_counted[0] + guest_counted[1])
+#else
+#define NMI_QUIET (!nmi_latched[0] && !nmi_latched[1] && !nmi_latched[2] && \
+                   !in_nmi[0] && !in_nmi[1] && !in_nmi[2])
+#define GUEST_TOTAL (guest_counted[0] + guest_counted[1] + guest_counted[2])
+#endif
+
+/* Property 2, at the end: every CPU done, no NMI pending or in a handler. */
+active proctype final_check() {
+  atomic {
+    n_done == N && guest_done && NMI_QUIET ->
+    assert(q_lock == 0 && q_flag == 0 && q_resume == 0 && n_parked == 0);
+#ifdef MERGES_LOSE_NMIS
+    /* Weaker: exactly one guest NMI lost per NMI merged away by the
+     * hardware, and no other loss or double count (in particular no CPU
+     * parked twice in a round on a guest NMI). */
+    assert(GUEST_TOTAL + nmi_merged == guest_sent)
+#else
+    /* As stated for the protocol: no guest NMI is ever lost. */
+    assert(GUEST_TOTAL == guest_sent)
+#endif
+  }
+}
+
+init {
+  byte i;
+  atomic {
+    do
+    :: i < N -> run cpu(i); i++
+    :: else -> break
+    od
+  }
+}
