@@ -111,3 +111,12 @@ arch_call_on_stack:
 1:      cli
         hlt
         jmp     1b
+
+/* void cpu_nmi_unblock(void): IRET to the next instruction ends NMI blocking. */
+        .global cpu_nmi_unblock
+cpu_nmi_unblock:
+        pushfl
+        pushl   %cs
+        pushl   $1f
+        iret
+1:      ret

@@ -131,3 +131,16 @@ arch_call_on_stack:
 1:      cli
         hlt
         jmp     1b
+
+/* void cpu_nmi_unblock(void): IRETQ to the next instruction ends NMI blocking. */
+        .global cpu_nmi_unblock
+cpu_nmi_unblock:
+        movq    %rsp, %rax
+        pushq   $0x10                   /* SS */
+        pushq   %rax                    /* RSP as it was */
+        pushfq
+        pushq   $0x08                   /* CS */
+        leaq    1f(%rip), %rax
+        pushq   %rax
+        iretq
+1:      ret

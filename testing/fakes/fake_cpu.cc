@@ -68,6 +68,12 @@ void cpu_pause(void) {
   }
 }
 
+void cpu_nmi_unblock(void) {
+  if (cpu().nmi_unblock_hook) {
+    cpu().nmi_unblock_hook();
+  }
+}
+
 void cpu_send_nmi_all_but_self(void) {
   if (cpu().send_nmi_hook) {
     cpu().send_nmi_hook();

@@ -37,6 +37,7 @@ struct FakeCpu {
   // simulate several CPUs deliver NMIs there.
   std::function<void()> pause_hook;
   std::function<void()> send_nmi_hook;
+  std::function<void()> nmi_unblock_hook;  // cpu_nmi_unblock()
 
   void Reset() { *this = FakeCpu(); }
 };

@@ -67,6 +67,14 @@ bool quiesce_nmi(struct cpu *self) {
                                    __ATOMIC_ACQUIRE)) {
     return false;
   }
+  /*
+   * Park with NMIs open: an NMI that arrives now (the guest's, or the
+   * quiescer's own when a guest NMI made us park) is taken at once, nested,
+   * and counted as the guest's, since quiesced is already ours. Parking
+   * with NMIs blocked would leave it latched, to merge with the next
+   * round's NMI and vanish.
+   */
+  cpu_nmi_unblock();
   __atomic_add_fetch(&q.parked, 1U, __ATOMIC_ACQ_REL);
   while (!load(&q.resume)) {
     cpu_pause();

@@ -3,8 +3,8 @@
 //
 // Each thread is a CPU. An NMI is a per-CPU latch (hardware keeps at most
 // one pending); a CPU takes a latched NMI at every pause point and between
-// steps of its main loop, unless it is already in its NMI handler (NMIs are
-// blocked there). Senders set the latch; setting an already set latch is a
+// steps of its main loop, unless it is in its NMI handler with NMIs still
+// blocked (cpu_nmi_unblock ends that, as the IRET-to-self does). Senders set the latch; setting an already set latch is a
 // merge, as in hardware. Quiesce rounds run from random CPUs while a guest
 // NMI source fires at random CPUs.
 #include "xhv/quiesce.h"
@@ -90,7 +90,8 @@ void CpuThread(SimCpu *self, uint64_t target_rounds, uint32_t seed) {
         sim->violation = true;
       }
       for (auto &other : sim->cpus) {
-        if (other.get() != self && !other->in_nmi.load()) {
+        if (other.get() != self &&
+            __atomic_load_n(&other->cpu.quiesced, __ATOMIC_ACQUIRE) != 1U) {
           sim->violation = true;
         }
       }
@@ -140,6 +141,8 @@ void GuestNmiSource(uint32_t seed, bool avoid_blocked_targets) {
       std::this_thread::yield();
     }
   };
+  // Parking opens the NMI window: later NMIs nest into the park loop.
+  xhv_fake::cpu().nmi_unblock_hook = [] { me->in_nmi = false; };
   xhv_fake::cpu().send_nmi_hook = [] {
     for (auto &c : sim->cpus) {
       if (c.get() != me) {

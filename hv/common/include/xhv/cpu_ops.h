@@ -44,6 +44,13 @@ void cpu_write_cr3(uword_t value);
 void cpu_write_cr4(uword_t value);
 
 void cpu_pause(void);
+/*
+ * Ends this CPU's hardware NMI blocking without leaving the current code (an
+ * IRET to the next instruction): used inside an NMI handler, or after an
+ * NMI-caused VM exit, so that the next NMI is taken at once instead of
+ * merging with another in the single pending latch. Per-arch (entry.S).
+ */
+void cpu_nmi_unblock(void);
 /* Sends an NMI to every other CPU through the local APIC (all-excluding-self). */
 void cpu_send_nmi_all_but_self(void);
 /* Stops this CPU for good: interrupts off, HLT in a loop. */

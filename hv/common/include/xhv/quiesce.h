@@ -28,10 +28,12 @@ XHV_BEGIN_DECLS
  *
  * quiesce_nmi, at the top of every NMI path: if a quiesce is in progress and
  * this CPU can atomically mark itself quiesced, the NMI was the request:
- * park until the resume signal, count the resume, unmark, return true.
- * Otherwise the NMI is the guest's (return false). A guest NMI that lands
- * after the flag rose is taken as the request; the quiescer's own NMI then
- * stays latched and arrives after the resume as the guest's: none is lost.
+ * unblock NMIs, park until the resume signal, count the resume, unmark,
+ * return true. Otherwise the NMI is the guest's (return false). A guest NMI
+ * that lands after the flag rose is taken as the request; the quiescer's own
+ * NMI then arrives during the park, nested, and counts as the guest's: none
+ * is lost. (Parking with NMIs blocked would keep that NMI latched, and the
+ * next round's NMI would merge with it: the model found that.)
  *
  * No lock is held across it that anything else takes: the log has no lock.
  */
