@@ -79,8 +79,14 @@ bool quiesce_nmi(struct cpu *self) {
   while (!load(&q.resume)) {
     cpu_pause();
   }
-  __atomic_add_fetch(&q.resumed, 1U, __ATOMIC_ACQ_REL);
+  /*
+   * Unmark before counting ourselves resumed: once counted, the quiescer may
+   * start the next round at once, and its NMI, nested here, must be able to
+   * park us (a mark still set would make it count as the guest's, and the
+   * quiescer would wait for our park for ever; the model found this too).
+   */
   store(&self->quiesced, 0U);
+  __atomic_add_fetch(&q.resumed, 1U, __ATOMIC_ACQ_REL);
   return true;
 }
 

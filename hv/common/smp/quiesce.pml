@@ -6,12 +6,16 @@
  *   -DFIXED   quiesce_end clears q_flag, then raises q_resume;
  *   -DLEGACY  the seed's ordering: q_resume first, q_flag only after every
  *             CPU has resumed.
- * Other parameters (cpp macros, spin -D...):
+ * Both use the same NMI handler (see "The handler"). Other parameters (cpp
+ * macros, spin -D...):
  *   N                 CPUs, 2 or 3 (default 2)
  *   ROUNDS            quiesce rounds each CPU may run, or fewer (default 2)
  *   GUEST_NMIS        guest NMIs the guest NMI source may send (default 2)
- *   MERGES_LOSE_NMIS  property 2 in its weaker form (see final_check)
+ *   RESUMED_FIRST     a parked CPU counts itself resumed before it unmarks
+ *                     itself (see park): deadlocks, kept to show why not
  *   MERGE_WINDOW      see "NMI delivery"
+ *   MERGES_LOSE_NMIS  property 2 in its weaker form (see final_check), the
+ *                     one that can hold under MERGE_WINDOW
  *
  * The CPUs. Each CPU is one process. Its own code is a numbered sequence of
  * steps (pc): up to ROUNDS quiesce rounds, then idling. Its NMI handler runs
@@ -19,33 +23,47 @@
  * that CPU does.
  *
  * NMI delivery. Per CPU, nmi_latched is the hardware's single pending-NMI
- * bit and in_nmi is "NMIs blocked, the handler is running". Sending an NMI
- * sets nmi_latched; an NMI sent while the bit is already set merges with the
- * pending one and is gone (nmi_merged counts these). The CPU's own code is a
- * sequence of steps; before each step, and on every turn of each of its
- * spin loops, the CPU may instead take the pending NMI: clear the bit,
- * set in_nmi, run the handler. Inside the handler NMIs are blocked, so a new
- * one only sets the bit. The handler's IRET clears in_nmi, or, if the bit is
- * set, takes that NMI at once (in_nmi stays set): no instruction of the
- * interrupted code runs in between.
+ * bit and in_nmi is "NMIs blocked" (from taking an NMI up to the IRET that
+ * unblocks them). Sending an NMI sets nmi_latched; an NMI sent while the bit
+ * is already set merges with the pending one and is gone (nmi_merged counts
+ * these). The CPU's own code is a sequence of steps; before each step, and
+ * on every turn of each of its spin loops, the CPU may instead take the
+ * pending NMI if NMIs are not blocked: clear the bit, set in_nmi, run the
+ * handler. While NMIs are blocked a new one only sets the bit. An IRET with
+ * the bit set takes that NMI at once (in_nmi stays set): no instruction of
+ * the interrupted code runs in between.
+ *
+ * The handler. If q_flag is 1 and the compare-and-swap of quiesced[p] from
+ * 0 to 1 succeeds, the NMI is a quiesce request: the CPU unblocks NMIs (an
+ * IRET to itself), then parks (see park); otherwise the NMI is the guest's
+ * and is counted in guest_counted[p]. During the park NMIs are not blocked,
+ * so an NMI that arrives then is taken at once as a nested NMI, and the
+ * handler returns with NMIs unblocked.
  *
  * Hardware takes an NMI that reaches an unblocked CPU at the next
  * instruction boundary, so a second NMI can merge with it only within about
  * one instruction. The model lets a CPU postpone taking a pending NMI across
  * any number of its steps, which would stretch that window without bound,
  * so by default an NMI sender waits until an unblocked target has taken the
- * previous one; merges then happen only while the target is in its handler,
- * which is where they really happen. -DMERGE_WINDOW drops the wait.
+ * previous one; merges then happen only while the target has NMIs blocked,
+ * which is where they really happen. -DMERGE_WINDOW drops the wait; then a
+ * quiesce NMI can merge with a guest NMI that is about to be taken, and the
+ * guest NMI is lost to the hardware, whatever the protocol does.
  *
- * The guest NMI source sends only to a CPU whose bit is clear and which is
- * not in its handler, so a guest NMI never lands on a pending NMI.
+ * The guest NMI source sends only to a CPU whose bit is clear and which has
+ * NMIs unblocked, so a guest NMI never lands on a pending NMI.
  *
  * Properties:
  *  1. no invalid end state: every process ends, or waits at an end label
  *     (an idle CPU, the monitor), once the bounded work is done;
- *  2. final_check: every guest NMI sent is counted by exactly one handler;
+ *  2. final_check: every guest NMI sent is counted by exactly one handler
+ *     (a quiesce NMI counted as the guest's stands in for a guest NMI that
+ *     was taken as a quiesce request). -DMERGES_LOSE_NMIS checks the weaker
+ *     form: one guest NMI lost per NMI merged away by the hardware, and no
+ *     other loss or double count;
  *  3. callback_monitor: at most one callback at a time, and while it runs
- *     every other CPU is parked in its NMI handler.
+ *     every other CPU is parked in its NMI handler (it may be running a
+ *     nested guest NMI handler there).
  */
 
 #if defined(FIXED) == defined(LEGACY)
@@ -94,8 +112,91 @@ byte cb_owner = NONE;   /* the CPU running the callback */
 #define SENDABLE(c) (in_nmi[c] || !nmi_latched[c])
 #endif
 
-/* The NMI handler on CPU p, with the redelivery of a latched NMI at IRET.
- * Reading q_flag and the compare-and-swap are separate steps, as in C. */
+/* IRET from a handler that ran with NMIs blocked: a latched NMI is taken at
+ * once (in_nmi stays set, the handler runs again), else NMIs unblock. */
+#define IRET(p) \
+  atomic { \
+    if \
+    :: nmi_latched[p] -> nmi_latched[p] = 0 \
+    :: else -> in_nmi[p] = 0; more = 0 \
+    fi \
+  }
+
+/* The park, once CPU p has won the compare-and-swap on quiesced[p] (NMIs
+ * still blocked): unblock NMIs (the real code IRETs to itself), count itself
+ * parked, wait for q_resume, unmark itself, count itself resumed. Each step
+ * is one atomic Promela step, ps the next one; the parked[] ghost bits
+ * change with the steps they describe.
+ *
+ * Unmark, THEN count resumed: once it is counted, the quiescer may end the
+ * round and a next one may NMI this CPU, which takes that NMI nested at
+ * once; if it were still marked (-DRESUMED_FIRST, the order of the old
+ * handler), the nested CAS would fail, the request would be counted as a
+ * guest NMI, and the next quiescer would wait for this CPU to park forever.
+ *
+ * Nested NMIs. From the unblock on, before any later step, a pending NMI can
+ * be taken as a nested NMI, its handler one atomic step:
+ *  - while quiesced[p] is 1 (from the CAS up to the unmark) the nested
+ *    handler's CAS fails, whatever it read in q_flag, so it counts the NMI
+ *    as the guest's and returns; likewise if it reads q_flag == 0;
+ *  - between the unmark and the count it can read q_flag == 1 (only in the
+ *    legacy ordering: in the fixed one the quiescer cleared q_flag before it
+ *    raised q_resume, and cannot start another round before this CPU is
+ *    counted) and win the CAS: it parks, nested. All its caller has left
+ *    to do is "count resumed, return", however deep the nesting, so the
+ *    frames are a counter (owed): the nested park starts over at the
+ *    unblock, and each count at ps == 5 ends one frame.
+ * Folding a nested handler into one step: apart from reading q_flag, it
+ * touches only CPU p's own state (quiesced[p], which only CPU p writes; its
+ * latch; in_nmi[p]; guest_counted[p]), so its steps commute with every other
+ * process's except an NMI sent to p meanwhile. The first such NMI is latched
+ * and taken nested after the nested IRET, as here after the step; a second
+ * would merge with it (senders may send to a blocked CPU) where here it
+ * waits. No second one exists in the fixed ordering: the guest source never
+ * sends to a blocked CPU, and a parked CPU receives at most the current
+ * round's quiesce NMI (the next round starts only after its last step).
+ * Any counterexample found is a real run: folding only drops interleavings.
+ *
+ * A nested NMI after the park's last step is taken by the CPU's own loop,
+ * after the handler has returned: all that is left of the handler then is
+ * its final IRET, a no-op (NMIs are already unblocked), so the two are the
+ * same. */
+#define NESTED_NMI(p) \
+  :: atomic { nmi_latched[p] && !in_nmi[p] -> \
+       nmi_latched[p] = 0; \
+       if \
+       :: quiesced[p] == 1 || q_flag == 0 -> guest_counted[p]++ \
+       :: else -> quiesced[p] = 1; in_nmi[p] = 1; owed++; ps = 1 \
+       fi }
+
+#ifdef RESUMED_FIRST
+#define PARK_END \
+  :: atomic { ps == 4 -> q_resumed++; ps = 5 } \
+  :: atomic { ps == 5 -> quiesced[p] = 0; ps = 0; more = 0 }; break
+#else
+#define PARK_END \
+  :: atomic { ps == 4 -> quiesced[p] = 0; ps = 5 } \
+  :: atomic { ps == 5 && owed > 0 -> q_resumed++; owed-- } \
+  :: atomic { ps == 5 && owed == 0 -> q_resumed++; ps = 0; more = 0 }; break
+#endif
+
+inline park(p) {
+  ps = 1;
+  do
+  NESTED_NMI(p)
+  :: atomic { ps == 1 -> in_nmi[p] = 0; ps = 2 }                /* unblock */
+  :: atomic { ps == 2 -> q_parked++; parked[p] = 1; n_parked++; ps = 3 }
+  :: atomic { ps == 3 && q_resume == 1 -> parked[p] = 0; n_parked--; ps = 4 }
+  PARK_END
+  od
+}
+
+/* The NMI handler on CPU p, entered with NMIs blocked (in_nmi[p] set).
+ * Reading q_flag and the compare-and-swap are separate steps, as in C. A
+ * handler that counts a guest NMI IRETs with NMIs blocked up to then, so a
+ * latched NMI runs it again at once; one that parks has unblocked NMIs and
+ * taken any nested ones during the park, and returns unblocked (its final
+ * IRET is a no-op, see park). */
 inline nmi_handler(p) {
   more = 1;
   do
@@ -104,20 +205,13 @@ inline nmi_handler(p) {
      :: q_flag == 1 ->
         if
         :: atomic { quiesced[p] == 0 -> quiesced[p] = 1 }     /* CAS succeeds */
-           atomic { q_parked++; parked[p] = 1; n_parked++ };
-           atomic { q_resume == 1 -> parked[p] = 0; n_parked-- };
-           q_resumed++;
-           quiesced[p] = 0
+           park(p)                                           /* more = 0 */
         :: atomic { quiesced[p] == 1 -> guest_counted[p]++ }  /* CAS fails */
+           IRET(p)
         fi
-     :: q_flag == 0 -> guest_counted[p]++
-     fi;
-     atomic {                                                 /* IRET */
-       if
-       :: nmi_latched[p] -> nmi_latched[p] = 0
-       :: else -> in_nmi[p] = 0; more = 0
-       fi
-     }
+     :: q_flag == 0 -> guest_counted[p]++;
+        IRET(p)
+     fi
   :: else -> break
   od
 }
@@ -144,6 +238,8 @@ proctype cpu(byte p) {
   byte r;     /* rounds run */
   byte todo;  /* step 6: quiesce NMIs still to send, one bit per CPU */
   bit more;   /* handler: one more NMI to handle */
+  byte ps;    /* park: next step; 0 outside the park */
+  byte owed;  /* park: nested parks still to return from */
 
   do
   :: TAKE_NMI

@@ -28,8 +28,9 @@ XHV_BEGIN_DECLS
  *
  * quiesce_nmi, at the top of every NMI path: if a quiesce is in progress and
  * this CPU can atomically mark itself quiesced, the NMI was the request:
- * unblock NMIs, park until the resume signal, count the resume, unmark,
- * return true. Otherwise the NMI is the guest's (return false). A guest NMI
+ * unblock NMIs, park until the resume signal, unmark, count the resume,
+ * return true. NMIs nest into the park from here on: on the current host
+ * stack (no IST), each needing only a few words. Otherwise the NMI is the guest's (return false). A guest NMI
  * that lands after the flag rose is taken as the request; the quiescer's own
  * NMI then arrives during the park, nested, and counts as the guest's: none
  * is lost. (Parking with NMIs blocked would keep that NMI latched, and the
