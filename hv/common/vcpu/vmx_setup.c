@@ -17,7 +17,6 @@
 
 #define CR0_PE (1U << 0)
 #define CR0_ET (1U << 4)
-#define CR0_NE (1U << 5)
 #define CR0_PG (1U << 31)
 #define CR4_VMXE (1U << 13)
 #define CR4_OSXSAVE (1U << 18)
@@ -36,11 +35,12 @@
 #define AR_DATA_16 0x93U   /* present, data, writable, accessed */
 #define AR_TSS_BUSY 0x8BU  /* present, busy 32/64-bit TSS */
 #define AR_LDT 0x82U
-#define AR_UNUSABLE 0x10000U
 #define EPT_TOP_MIN (4ULL << 30) /* map all of the 32-bit space: MMIO too */
-
-/* Ports whose guest writes the hypervisor must see: the ACPI PM1 control ports. */
-#define IO_BITMAP_BYTES 4096U
+#define INVEPT_SINGLE_CONTEXT 1U
+#define INVEPT_ALL_CONTEXTS 2U
+#define INVVPID_ALL_CONTEXTS 2U
+#define MSR_IA32_APIC_BASE 0x1BU
+#define APIC_BASE_MASK 0xFFFFFF000ULL
 
 static struct vmx_caps caps;
 static struct vmx_controls controls;
@@ -48,17 +48,12 @@ static struct ept guest_ept;
 static struct ept_pages ept_pool;
 static uint64_t guest_eptp;
 static uint64_t msr_bitmap_pa;
+/* I/O bitmaps: only the ports whose guest accesses xhv must see (ACPI PM1). */
 static uint64_t io_bitmap_pa[2];
 static uint8_t *io_bitmap[2];
 static const struct guest_boot *boot;
 static uint64_t blank_page_pa;
-static volatile uint32_t ept_lock;
-#define MTRR_TYPE_WB 6U
-#define INVEPT_SINGLE_CONTEXT 1U
-#define INVEPT_ALL_CONTEXTS 2U
-#define INVVPID_ALL_CONTEXTS 2U
-#define MSR_IA32_APIC_BASE 0x1BU
-#define APIC_BASE_MASK 0xFFFFFF000ULL
+static volatile uint32_t ept_lock; /* ept_map is not reentrant */
 
 static void *ept_alloc(void *ctx, uint64_t *pa) {
   (void)ctx;
