@@ -70,6 +70,15 @@ def cell_name(hv, guest, pal, emulator):
         emulator.replace("-", "_"),
     )
 
+def _cell_files(kind, script, arch):
+    """What a cell kind adds to the guest's initramfs, by path inside it."""
+    if not script:
+        return {}
+    files = {script: "xhv/test.sh"}
+    if kind == "hv_core":
+        files["//guests/tools:hvcheck_" + arch] = "xhv/hvcheck"
+    return files
+
 def _guest_disks():
     """One initramfs and guest disk per (guest arch, cell kind)."""
     volume = 0
@@ -82,7 +91,7 @@ def _guest_disks():
                 name = "initramfs_" + name,
                 arch = arch,
                 busybox = "@debian_guest_packages//:busybox_" + arch,
-                files = {script: "xhv/test.sh"} if script else {},
+                files = _cell_files(kind, script, arch),
             )
             cmdline = GUEST_CMDLINE
             if kind != "bare":
