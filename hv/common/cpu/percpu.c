@@ -3,6 +3,7 @@
 #include "xhv/percpu.h"
 
 #include "xhv/cpu_ops.h"
+#include "xhv/guest_nmi.h"
 #include "xhv/log.h"
 #include "xhv/panic.h"
 #include "xhv/string.h"
@@ -118,6 +119,10 @@ static void dump_regs(const struct cpu_regs *r) {
 
 void xhv_exception(struct exception_frame *f) {
   struct cpu *cpu = this_cpu();
+  if (f->vector == 2U) {
+    xhv_nmi_host(cpu); /* the stub's IRET ends the NMI blocking */
+    return;
+  }
   const char *name = f->vector < EXCEPTION_VECTORS && exception_names[f->vector]
                          ? exception_names[f->vector]
                          : "reserved";

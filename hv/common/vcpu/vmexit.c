@@ -3,8 +3,10 @@
 #include "xhv/apic_trap.h"
 #include "xhv/cpu_ops.h"
 #include "xhv/guest_bios.h"
+#include "xhv/guest_nmi.h"
 #include "xhv/log.h"
 #include "xhv/panic.h"
+#include "xhv/quiesce.h"
 #include "xhv/smp.h"
 #include "xhv/vcpu.h"
 #include "xhv/vmcs.h"
@@ -97,24 +99,25 @@ static enum vmexit_action vmexit_nmi(struct cpu *cpu, struct cpu_regs *regs,
     dump_guest(cpu, "unexpected exception exit", exit->reason, exit, regs);
     return VMEXIT_FATAL;
   }
-  /* The guest's NMI: hand it on once the guest can take it. */
-  uint32_t proc = vmcs_read32(VMCS_PROC_BASED_CONTROLS);
-  if (vmcs_read32(VMCS_GUEST_INTERRUPTIBILITY_INFO) & INTERRUPTIBILITY_NMI) {
-    vmcs_write32(VMCS_PROC_BASED_CONTROLS, proc | VMX_PROC_NMI_WINDOW_EXITING);
-  } else {
-    vmcs_write32(VMCS_VM_ENTRY_INTR_INFO, INTR_INFO_VALID | INTR_TYPE_NMI | VECTOR_NMI);
+  /*
+   * A quiesce request parks here (and ends the NMI blocking the exit left);
+   * otherwise the NMI was the guest's: owe it, end the blocking ourselves,
+   * and the end of this handler arms the NMI window.
+   */
+  cpu->in_nmi++;
+  if (!quiesce_nmi(cpu)) {
+    guest_nmi_note(cpu);
+    cpu_nmi_unblock();
   }
+  cpu->in_nmi--;
   return VMEXIT_HANDLED;
 }
 
 static enum vmexit_action vmexit_nmi_window(struct cpu *cpu, struct cpu_regs *regs,
                                             struct vmexit_info *exit) {
-  (void)cpu;
   (void)regs;
   (void)exit;
-  uint32_t proc = vmcs_read32(VMCS_PROC_BASED_CONTROLS);
-  vmcs_write32(VMCS_PROC_BASED_CONTROLS, proc & ~VMX_PROC_NMI_WINDOW_EXITING);
-  vmcs_write32(VMCS_VM_ENTRY_INTR_INFO, INTR_INFO_VALID | INTR_TYPE_NMI | VECTOR_NMI);
+  guest_nmi_inject(cpu);
   return VMEXIT_HANDLED;
 }
 
@@ -400,6 +403,7 @@ static void print_exit_counts(void) {
 
 void vmexit_dispatch(struct cpu_regs *regs) {
   struct cpu *cpu = this_cpu();
+  __atomic_store_n(&cpu->in_exit, 1U, __ATOMIC_RELEASE);
   struct vmexit_info exit = {0, 0, false};
   uint32_t raw = vmcs_read32(VMCS_VM_EXIT_REASON);
   exit.reason = raw & 0xFFFFU;
@@ -432,6 +436,10 @@ void vmexit_dispatch(struct cpu_regs *regs) {
     log_flush();
     cpu_halt_forever();
   }
+  /* An NMI noted before in_exit drops is armed here, any later one by its handler. */
+  guest_nmi_arm(cpu);
+  __atomic_store_n(&cpu->in_exit, 0U, __ATOMIC_RELEASE);
+  guest_nmi_arm(cpu);
 }
 
 void vmx_vmresume_failed(int code) {

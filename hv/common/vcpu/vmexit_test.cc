@@ -10,6 +10,7 @@
 #include "testing/fakes/fake_cpu.h"
 #include "testing/fakes/fake_hv.h"
 #include "testing/fakes/fake_vmcs.h"
+#include "xhv/guest_nmi.h"
 #include "xhv/vmcs.h"
 #include "xhv/vmx_caps.h"
 
@@ -169,6 +170,68 @@ TEST_F(VmexitTest, InterceptedPortReadReturnsTheHardwareValue) {
   regs.ax = 0xFFFF0000U;
   Exit(EXIT_IO, 2, (0xB004ULL << 16) | 8U | 1U /*2 bytes, in*/);
   EXPECT_EQ(regs.ax, 0xFFFF1234U);
+}
+
+constexpr uint32_t kNmiInfo = 0x80000202U;  // valid, type NMI, vector 2
+
+TEST_F(VmexitTest, GuestNmiExitIsOwedAndArmsTheNmiWindow) {
+  int unblocks = 0;
+  cpu().nmi_unblock_hook = [&] { unblocks++; };
+  vmcs().Set(VMCS_VM_EXIT_INTR_INFO, kNmiInfo);
+  Exit(EXIT_EXCEPTION_OR_NMI, 0);
+  EXPECT_EQ(hv().cpu0.guest_nmi_owed, 1U);
+  EXPECT_EQ(unblocks, 1) << "the exit left host NMIs blocked";
+  EXPECT_NE(vmcs().Get(VMCS_PROC_BASED_CONTROLS) & VMX_PROC_NMI_WINDOW_EXITING, 0U);
+  EXPECT_EQ(vmcs().Get(VMCS_VM_ENTRY_INTR_INFO), 0U) << "not injected before the window";
+  EXPECT_EQ(Rip(), kRip);
+  EXPECT_LE(vmcs().reads, kMaxReads);
+  EXPECT_LE(vmcs().writes, kMaxWrites);
+}
+
+TEST_F(VmexitTest, NmiWindowInjectsOneOwedNmiAndStopsWhenNoneIsLeft) {
+  hv().cpu0.guest_nmi_owed = 2;
+  vmcs().Set(VMCS_PROC_BASED_CONTROLS, VMX_PROC_NMI_WINDOW_EXITING);
+  Exit(EXIT_NMI_WINDOW, 0);
+  EXPECT_EQ(vmcs().Get(VMCS_VM_ENTRY_INTR_INFO), kNmiInfo);
+  EXPECT_EQ(hv().cpu0.guest_nmi_owed, 1U);
+  EXPECT_NE(vmcs().Get(VMCS_PROC_BASED_CONTROLS) & VMX_PROC_NMI_WINDOW_EXITING, 0U)
+      << "one more is owed: the next window delivers it";
+  vmcs().Set(VMCS_VM_ENTRY_INTR_INFO, 0);
+  Exit(EXIT_NMI_WINDOW, 0);
+  EXPECT_EQ(vmcs().Get(VMCS_VM_ENTRY_INTR_INFO), kNmiInfo);
+  EXPECT_EQ(hv().cpu0.guest_nmi_owed, 0U);
+  EXPECT_EQ(vmcs().Get(VMCS_PROC_BASED_CONTROLS) & VMX_PROC_NMI_WINDOW_EXITING, 0U);
+}
+
+TEST_F(VmexitTest, AtMostTwoNmisAreOwedAsTheHardwareKeepsOnePending) {
+  for (int i = 0; i < 3; i++) {
+    guest_nmi_note(&hv().cpu0);
+  }
+  EXPECT_EQ(hv().cpu0.guest_nmi_owed, 2U);
+  EXPECT_EQ(hv().cpu0.guest_nmis, 2U);
+  EXPECT_EQ(hv().cpu0.guest_nmis_merged, 1U);
+}
+
+TEST_F(VmexitTest, HostNmiOutsideAnExitHandlerArmsTheWindowItself) {
+  hv().cpu0.launched = true;
+  xhv_nmi_host(&hv().cpu0);
+  EXPECT_EQ(hv().cpu0.guest_nmi_owed, 1U);
+  EXPECT_NE(vmcs().Get(VMCS_PROC_BASED_CONTROLS) & VMX_PROC_NMI_WINDOW_EXITING, 0U);
+}
+
+TEST_F(VmexitTest, HostNmiInsideAnExitHandlerLeavesTheVmcsToTheHandler) {
+  hv().cpu0.launched = true;
+  hv().cpu0.in_exit = 1;
+  vmcs().ResetCounters();
+  xhv_nmi_host(&hv().cpu0);
+  EXPECT_EQ(hv().cpu0.guest_nmi_owed, 1U);
+  EXPECT_EQ(vmcs().reads + vmcs().writes, 0U);
+}
+
+TEST_F(VmexitTest, HostNmiBeforeTheGuestStartsIsDropped) {
+  xhv_nmi_host(&hv().cpu0);
+  EXPECT_EQ(hv().cpu0.guest_nmi_owed, 0U);
+  EXPECT_EQ(hv().cpu0.guest_nmis_merged, 1U);
 }
 
 TEST_F(VmexitTest, EveryHandledReasonHasAName) {

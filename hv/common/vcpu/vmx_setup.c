@@ -333,6 +333,7 @@ void vmx_cpu_launch(struct cpu *cpu) {
   /* The INVEPT/INVVPID contexts start clean only if we say so. */
   cpu_invept(INVEPT_ALL_CONTEXTS, 0);
   cpu_invvpid(INVVPID_ALL_CONTEXTS, 0, 0);
+  cpu->launched = true;
   int rc = arch_vmlaunch(&cpu->launch_regs);
   uint32_t err = rc == CPU_VMX_FAIL_VALID ? vmcs_read32(VMCS_VM_INSTRUCTION_ERROR) : 0;
   log_printf("xhv: PANIC: CPU %u: VMLAUNCH failed (%s, VM-instruction error %u: %s)\n", cpu->index,
