@@ -3,9 +3,14 @@
 #include <cpuid.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #define HV_CPUID_LEAF 0x40000000U
+
+/* helloworld's hypercall: quiesces every CPU, returns how many others were parked. */
+#define HELLO_HC_QUIESCE 0x58480001U
 
 /* An unknown hypercall number: the hypervisor must answer with an error, not halt. */
 #define BAD_HYPERCALL 0x7FFF0001U
@@ -16,8 +21,10 @@ static unsigned long vmcall(unsigned long nr) {
   return ret;
 }
 
-int main(void) {
+/* hvcheck [QUIESCE_ROUNDS]: the checks, then that many quiescing hypercalls. */
+int main(int argc, char **argv) {
   unsigned a, b, c, d;
+  long rounds = argc > 1 ? strtol(argv[1], 0, 10) : 0;
   char sig[13];
   __cpuid(HV_CPUID_LEAF, a, b, c, d);
   memcpy(sig, &b, 4);
@@ -36,5 +43,15 @@ int main(void) {
     printf("XHV-RESULT: FAIL an unknown hypercall returned 0x%lx, not -1\n", ret);
     return 1;
   }
+  unsigned long others = (unsigned long)sysconf(_SC_NPROCESSORS_ONLN) - 1UL;
+  for (long i = 0; i < rounds; i++) {
+    unsigned long parked = vmcall(HELLO_HC_QUIESCE);
+    if (parked != others) {
+      printf("XHV-RESULT: FAIL quiesce hypercall %ld parked %lu CPUs, not %lu\n", i, parked,
+             others);
+      return 1;
+    }
+  }
+  printf("XHV-GUEST: quiesce_hypercalls=%ld\n", rounds);
   return 0;
 }

@@ -28,6 +28,15 @@ esac
 # instead of stopping the machine. hvcheck prints its own FAIL line.
 /xhv/hvcheck || exit 0
 
+# Quiesce from both CPUs at once: each hypercall stops every other CPU
+# (helloworld reports how many it found parked) and lets it go again.
+/xhv/hvcheck 200 >/tmp/q0 & q0=$!
+/xhv/hvcheck 200 >/tmp/q1 & q1=$!
+wait $q0; r0=$?
+wait $q1; r1=$?
+cat /tmp/q0 /tmp/q1 | grep -v -e '^XHV-GUEST: hv_' -e 'bad_hypercall'
+[ "$r0" = 0 ] && [ "$r1" = 0 ] || exit 0
+
 # CPUID as the guest sees it: a hypervisor is present, VMX and x2APIC are not.
 flags=$(grep -m1 '^flags' /proc/cpuinfo)
 case " $flags " in

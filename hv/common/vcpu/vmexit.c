@@ -4,6 +4,7 @@
 #include "xhv/cpu_ops.h"
 #include "xhv/guest_bios.h"
 #include "xhv/guest_nmi.h"
+#include "xhv/hypapp.h"
 #include "xhv/log.h"
 #include "xhv/panic.h"
 #include "xhv/quiesce.h"
@@ -190,13 +191,17 @@ static enum vmexit_action vmexit_invd(struct cpu *cpu, struct cpu_regs *regs,
 
 static enum vmexit_action vmexit_vmcall(struct cpu *cpu, struct cpu_regs *regs,
                                         struct vmexit_info *exit) {
-  (void)cpu;
   (void)exit;
   bool advance = true;
   if (guest_bios_int15(regs, &advance)) {
     return advance ? VMEXIT_HANDLED_ADVANCE : VMEXIT_HANDLED;
   }
-  regs->ax = (uword_t)-1; /* no hypapp answers hypercalls yet: unknown call */
+  quiesce_begin(cpu);
+  bool known = xhv_hypapp.hypercall && xhv_hypapp.hypercall(cpu, regs);
+  quiesce_end(cpu);
+  if (!known) {
+    regs->ax = (uword_t)-1; /* an unknown hypercall: an error for the guest, nothing more */
+  }
   return VMEXIT_HANDLED_ADVANCE;
 }
 

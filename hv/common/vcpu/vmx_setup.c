@@ -4,6 +4,7 @@
 #include "xhv/cpu_ops.h"
 #include "xhv/ept.h"
 #include "xhv/heap.h"
+#include "xhv/hypapp.h"
 #include "xhv/log.h"
 #include "xhv/msr_policy.h"
 #include "xhv/mtrr.h"
@@ -333,6 +334,9 @@ void vmx_cpu_launch(struct cpu *cpu) {
   /* The INVEPT/INVVPID contexts start clean only if we say so. */
   cpu_invept(INVEPT_ALL_CONTEXTS, 0);
   cpu_invvpid(INVVPID_ALL_CONTEXTS, 0, 0);
+  if (xhv_hypapp.init) {
+    xhv_hypapp.init(cpu);
+  }
   cpu->launched = true;
   int rc = arch_vmlaunch(&cpu->launch_regs);
   uint32_t err = rc == CPU_VMX_FAIL_VALID ? vmcs_read32(VMCS_VM_INSTRUCTION_ERROR) : 0;
