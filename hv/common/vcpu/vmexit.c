@@ -15,7 +15,6 @@
 #include "xhv/vmx_caps.h"
 
 #define CR0_PE (1U << 0)
-#define CR0_NE (1U << 5)
 #define CR0_PG (1U << 31)
 #define CR4_VMXE (1U << 13)
 #define CR4_OSXSAVE (1U << 18)
@@ -34,13 +33,11 @@
 #define INTR_TYPE_HW_EXCEPTION (3U << 8)
 #define INTR_ERROR_CODE_VALID (1U << 11)
 #define INTR_INFO_TYPE_MASK (7U << 8)
-#define VECTOR_NMI 2U
 #define VECTOR_DB 1U
 #define VECTOR_UD 6U
 #define VECTOR_GP 13U
 #define INTERRUPTIBILITY_STI (1U << 0)
 #define INTERRUPTIBILITY_MOV_SS (1U << 1)
-#define INTERRUPTIBILITY_NMI (1U << 3)
 
 #define PM1_SLP_EN (1U << 13)
 #define EPT_QUAL_WRITE (1U << 1)
