@@ -25,6 +25,9 @@ HV_PANIC = re.compile(r"xhv: PANIC|unhandled exception|unexpected VM exit")
 HV_HIDDEN = re.compile(r"^e820: hypervisor image \[(0x[0-9a-f]+), (0x[0-9a-f]+)\), "
                        r"heap \[(0x[0-9a-f]+), (0x[0-9a-f]+)\) hidden from the guest")
 HV_EXITS = re.compile(r'^vmx-exits: cpu=(\d+) reason=(\d+) name="([^"]*)" count=(\d+)')
+HV_NMIS = re.compile(r"^nmi: cpu=(\d+) guest=(\d+) injected=(\d+) merged=(\d+) owed=(\d+) "
+                     r"parks=(\d+)")
+HV_QUIESCE = re.compile(r"^quiesce: rounds=(\d+)")
 GUEST_E820 = re.compile(r"^(0x[0-9a-f]+)-(0x[0-9a-f]+) (.*)$")
 
 
@@ -46,6 +49,69 @@ def exit_counts(com1):
             cpu, reason, name, count = m.groups()
             counts.setdefault(name, {})[int(cpu)] = int(count)
     return counts
+
+
+def nmi_counts(com1):
+    """The hypervisor's NMI figures per CPU, as it printed them at power-off."""
+    counts = {}
+    for line in com1:
+        m = HV_NMIS.search(line)
+        if m:
+            cpu, guest, injected, merged, owed, parks = (int(x) for x in m.groups())
+            counts[cpu] = {"guest": guest, "injected": injected, "merged": merged,
+                           "owed": owed, "parks": parks}
+    return counts
+
+
+def quiesce_rounds(com1):
+    for line in com1:
+        m = HV_QUIESCE.search(line)
+        if m:
+            return int(m.group(1))
+    return None
+
+
+def expected_nmis(cpus, sysrq_triggers, runner_nmis):
+    """NMIs each CPU must count (testing/cells/lib.sh explains the sources).
+
+    Trigger i runs on CPU i mod cpus and sends one NMI to every other CPU;
+    every runner NMI reaches CPU 0 (the only CPU whose LINT1 Linux unmasks).
+    """
+    expected = [0] * cpus
+    for i in range(sysrq_triggers):
+        for cpu in range(cpus):
+            if cpu != i % cpus:
+                expected[cpu] += 1
+    expected[0] += runner_nmis
+    return expected
+
+
+def check_nmis(cell, result, guest, com1):
+    """NMIs sent vs. counted, per CPU (and, under a hypervisor, injected by it)."""
+    if "nmi_after" not in guest:
+        return None
+    if result.get("runner_nmi_error"):
+        return "the runner could not inject NMIs: %s" % result["runner_nmi_error"]
+    before = [int(x) for x in guest["nmi_before"].split()]
+    after = [int(x) for x in guest["nmi_after"].split()]
+    counted = [a - b for a, b in zip(after, before)]
+    expected = expected_nmis(len(after), int(guest["nmi_sysrq_triggers"]),
+                             result.get("runner_nmis", 0))
+    guest["nmi_counted"] = " ".join(str(c) for c in counted)
+    guest["nmi_expected"] = " ".join(str(e) for e in expected)
+    if counted != expected:
+        return "the guest's CPUs counted %s NMIs, but were sent %s (%s sysrq triggers, %d " \
+               "runner NMIs)" % (counted, expected, guest["nmi_sysrq_triggers"],
+                                 result.get("runner_nmis", 0))
+    if cell["hv"] != "none":
+        nmis = nmi_counts(com1)
+        if not nmis:
+            return "the hypervisor printed no NMI figures at power-off"
+        injected = [nmis.get(cpu, {}).get("injected", 0) for cpu in range(len(after))]
+        if injected != after:
+            return "the hypervisor injected %s NMIs per CPU, the guest counted %s in all" % (
+                injected, after)
+    return None
 
 
 def check_hv(com1, guest):
@@ -116,11 +182,15 @@ def judge(cell, result):
         problem = check_hv(com1, guest)
         if problem:
             return False, problem, guest
+    problem = check_nmis(cell, result, guest, com1)
+    if problem:
+        return False, problem, guest
     return True, "guest: PASS %s" % verdicts[-1][1], guest
 
 
 def summarize(cell, result, passed, reason, guest):
     """The result.json of a cell: its coordinates, verdict, figures and evidence."""
+    com1 = [strip_ctl(l) for l in xhv_run.read_hv_log(result["com1"])]
     summary = dict(cell)
     summary.update({
         "emulator": result["emulator"],
@@ -133,7 +203,10 @@ def summarize(cell, result, passed, reason, guest):
         "timed_out": result["timed_out"],
         "replay": result["replay"],
         "guest_report": guest,
-        "exit_counts": exit_counts([strip_ctl(l) for l in xhv_run.read_hv_log(result["com1"])]),
+        "exit_counts": exit_counts(com1),
+        "nmis": nmi_counts(com1),
+        "quiesce_rounds": quiesce_rounds(com1),
+        "runner_nmis": result.get("runner_nmis", 0),
     })
     return summary
 

@@ -30,9 +30,15 @@ HV_IMAGE_BASE = "0x200000"
 
 # The guest-side checks of each kind of cell (/xhv/test.sh), by cell kind.
 CELL_SCRIPTS = {
-    "bare": None,
+    "bare": "cells/bare.sh",
     "hv_core": "cells/hv_core.sh",
 }
+
+# Sizes of the stress parts, set per build (defaults keep a cell under 5
+# minutes in Bochs): --//testing:quiesce_rounds=N quiescing hypercalls per
+# CPU, --//testing:nmi_storm=N all-CPU NMI backtraces the guest triggers.
+# They reach the guest as xhv.<name>=N on its kernel command line.
+STRESS_FLAGS = ["//testing:quiesce_rounds", "//testing:nmi_storm"]
 
 def _cell_kind(hv, pal):
     return "bare" if hv == "none" else "hv_core"
@@ -74,7 +80,7 @@ def _cell_files(kind, script, arch):
     """What a cell kind adds to the guest's initramfs, by path inside it."""
     if not script:
         return {}
-    files = {script: "xhv/test.sh"}
+    files = {script: "xhv/test.sh", "cells/lib.sh": "xhv/lib.sh"}
     if kind == "hv_core":
         files["//guests/tools:hvcheck_" + arch] = "xhv/hvcheck"
     return files
@@ -101,6 +107,7 @@ def _guest_disks():
                 arch = arch,
                 cmdline = cmdline,
                 initramfs = ":initramfs_" + name,
+                cmdline_flags = STRESS_FLAGS,
                 kernel = "@debian_guest_packages//:vmlinuz_" + arch,
                 volume_id = "4755450" + str(volume),
             )

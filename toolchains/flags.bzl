@@ -11,3 +11,14 @@ bool_flag = rule(
     build_setting = config.bool(flag = True),
     doc = "Set on the command line: --//package:name=true",
 )
+
+IntSettingInfo = provider(fields = ["value"])
+
+def _int_flag_impl(ctx):
+    return IntSettingInfo(value = ctx.build_setting_value)
+
+int_flag = rule(
+    implementation = _int_flag_impl,
+    build_setting = config.int(flag = True),
+    doc = "Set on the command line: --//package:name=N",
+)

@@ -106,10 +106,11 @@ class Run:
             cmd += ["-drive", "file=%s,format=raw,index=%d,media=disk,snapshot=on" % (disk, index)]
         if self.emulator == "qemu-kvm":
             cmd += ["-enable-kvm", "-cpu", a.qemu_cpu or "host,+vmx"]
-            self.qmp_port = free_tcp_port()
-            cmd += ["-qmp", "tcp:127.0.0.1:%d,server=on,wait=off" % self.qmp_port]
         else:
             cmd += ["-accel", "tcg", "-cpu", a.qemu_cpu or "max"]
+        # QMP: the runner injects NMIs through it (inject-nmi) during a storm.
+        self.qmp_port = free_tcp_port()
+        cmd += ["-qmp", "tcp:127.0.0.1:%d,server=on,wait=off" % self.qmp_port]
         self.replay = {"emulator": self.emulator, "cpu": cmd[cmd.index("-cpu") + 1],
                        "smp": a.smp, "mem_mib": a.mem_mib}
         return cmd
@@ -188,14 +189,112 @@ def tail(path, n=40, hv_log=False):
 # rather than at the timeout.
 FATAL_COM1 = re.compile(r"xhv: PANIC")
 
+# The guest's NMI window (testing/cells/lib.sh): the runner may inject NMIs
+# between these two lines on COM2.
+NMI_WINDOW_OPEN = b"XHV-GUEST: nmi_window=open"
+NMI_WINDOW_CLOSED = b"XHV-GUEST: nmi_window=closed"
 
-def watch(proc, com1, start, args):
+
+class Qmp:
+    """A minimal QMP client: the greeting, qmp_capabilities, then commands."""
+
+    def __init__(self, port, timeout=10):
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                self.sock = socket.create_connection(("127.0.0.1", port), timeout=timeout)
+                break
+            except OSError:
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.1)
+        self.buf = b""
+        self._reply()  # greeting
+        self.command("qmp_capabilities")
+
+    def _reply(self):
+        while True:
+            while b"\n" not in self.buf:
+                chunk = self.sock.recv(4096)
+                if not chunk:
+                    raise OSError("QMP connection closed")
+                self.buf += chunk
+            line, self.buf = self.buf.split(b"\n", 1)
+            message = json.loads(line)
+            if "event" not in message:
+                return message
+
+    def command(self, name):
+        self.sock.sendall(json.dumps({"execute": name}).encode() + b"\n")
+        reply = self._reply()
+        if "error" in reply:
+            raise OSError("QMP %s: %s" % (name, reply["error"]))
+        return reply
+
+    def close(self):
+        self.sock.close()
+
+
+class NmiInjector:
+    """Injects up to `limit` NMIs by QMP while the guest's NMI window is open.
+
+    One inject-nmi reaches every CPU of the machine. `sent` counts the
+    commands QEMU acknowledged; the guest's count is checked against it.
+    """
+
+    def __init__(self, port, com2, limit, interval):
+        self.port, self.com2, self.limit, self.interval = port, com2, limit, interval
+        self.offset = 0
+        self.tail = b""
+        self.state = "waiting"
+        self.sent = 0
+        self.next_at = 0.0
+        self.qmp = None
+        self.error = None
+
+    def poll(self):
+        if self.state == "done" or self.limit <= 0:
+            return
+        try:
+            with open(self.com2, "rb") as f:
+                f.seek(self.offset)
+                chunk = f.read()
+        except OSError:
+            chunk = b""
+        self.offset += len(chunk)
+        text = self.tail + chunk
+        self.tail = text[-64:]
+        if self.state == "waiting" and NMI_WINDOW_OPEN in text:
+            self.state = "open"
+        if NMI_WINDOW_CLOSED in text:
+            self.state = "done"
+            return
+        if self.state != "open" or self.sent >= self.limit or time.monotonic() < self.next_at:
+            return
+        try:
+            if self.qmp is None:
+                self.qmp = Qmp(self.port)
+            self.qmp.command("inject-nmi")
+            self.sent += 1
+        except (OSError, ValueError) as e:
+            self.error = str(e)
+            self.state = "done"
+        self.next_at = time.monotonic() + self.interval
+
+    def close(self):
+        if self.qmp:
+            self.qmp.close()
+
+
+def watch(proc, com1, start, args, injector=None):
     """Waits for the emulator to exit. Returns (timed_out, fatal COM1 line or None)."""
     offset = 0
     decoder = xhvlog.Decoder()
     while True:
+        if injector:
+            injector.poll()
         try:
-            proc.wait(timeout=0.5)
+            proc.wait(timeout=0.05 if injector and injector.state == "open" else 0.5)
             return False, None
         except subprocess.TimeoutExpired:
             pass
@@ -241,7 +340,13 @@ def execute(args, out_dir):
             proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=log,
                                     stderr=subprocess.STDOUT, env=env, cwd=work,
                                     start_new_session=True)
-            timed_out, stopped_on = watch(proc, run.com1, start, args)
+            injector = None
+            if run.qmp_port and args.runner_nmis > 0:
+                injector = NmiInjector(run.qmp_port, run.com2, args.runner_nmis,
+                                       args.runner_nmi_interval)
+            timed_out, stopped_on = watch(proc, run.com1, start, args, injector)
+            if injector:
+                injector.close()
             if timed_out or stopped_on:
                 # SIGINT lets Bochs' debugger dump the CPU state into its log
                 # before it quits on EOF; then make sure it is gone.
@@ -264,6 +369,8 @@ def execute(args, out_dir):
         "com2": run.com2,
         "emulator_log": run.emulator_log,
         "qmp_port": run.qmp_port,
+        "runner_nmis": injector.sent if injector else 0,
+        "runner_nmi_error": injector.error if injector else None,
     }
 
 
@@ -280,6 +387,11 @@ def add_arguments(ap):
     ap.add_argument("--bochs-time0", type=int, default=1700000000,
                     help="Bochs' emulated wall clock at power-on (part of the replay settings)")
     ap.add_argument("--qemu-cpu", default=None)
+    ap.add_argument("--runner-nmis", type=int, default=30,
+                    help="QEMU: at most this many QMP inject-nmi while the guest's "
+                         "NMI window is open (0: none)")
+    ap.add_argument("--runner-nmi-interval", type=float, default=0.1,
+                    help="QEMU: seconds between two injected NMIs")
 
 
 def main():

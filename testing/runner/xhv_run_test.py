@@ -16,9 +16,10 @@ HANG_DISK = None
 
 
 def run_args(**overrides):
-    args = argparse.Namespace(emulator="qemu-tcg", disk=[HANG_DISK], needs_vmx=False, smp=1,
-                              mem_mib=64, timeout=8, bochs_cpu_model=None,
-                              bochs_time0=1700000000, qemu_cpu=None)
+    parser = argparse.ArgumentParser()
+    xhv_run.add_arguments(parser)
+    args = parser.parse_args(["--emulator=qemu-tcg", "--disk=" + HANG_DISK, "--smp=1",
+                              "--mem-mib=64", "--timeout=8"])
     for key, value in overrides.items():
         setattr(args, key, value)
     return args

@@ -75,6 +75,7 @@ bool quiesce_nmi(struct cpu *self) {
    * round's NMI and vanish.
    */
   cpu_nmi_unblock();
+  self->quiesce_parks++;
   __atomic_add_fetch(&q.parked, 1U, __ATOMIC_ACQ_REL);
   while (!load(&q.resume)) {
     cpu_pause();

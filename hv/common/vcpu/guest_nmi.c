@@ -37,6 +37,7 @@ void guest_nmi_inject(struct cpu *cpu) {
   uint32_t owed = __atomic_load_n(&cpu->guest_nmi_owed, __ATOMIC_ACQUIRE);
   if (owed != 0U) {
     vmcs_write32(VMCS_VM_ENTRY_INTR_INFO, INTR_INFO_VALID | INTR_TYPE_NMI | VECTOR_NMI);
+    cpu->guest_nmis_injected++;
     owed = __atomic_sub_fetch(&cpu->guest_nmi_owed, 1U, __ATOMIC_ACQ_REL);
   }
   if (owed == 0U) {

@@ -193,6 +193,10 @@ static enum vmexit_action vmexit_vmcall(struct cpu *cpu, struct cpu_regs *regs,
   if (guest_bios_int15(regs, &advance)) {
     return advance ? VMEXIT_HANDLED_ADVANCE : VMEXIT_HANDLED;
   }
+  if ((uint32_t)regs->ax == XHV_HC_NOP) {
+    regs->ax = 0;
+    return VMEXIT_HANDLED_ADVANCE;
+  }
   quiesce_begin(cpu);
   bool known = xhv_hypapp.hypercall && xhv_hypapp.hypercall(cpu, regs);
   quiesce_end(cpu);
@@ -391,8 +395,12 @@ const struct vmexit_entry vmexit_table[EXIT_REASON_COUNT] = {
 
 static void print_exit_counts(void) {
   log_printf("vmx: exits per CPU and reason\n");
+  log_printf("quiesce: rounds=%llu\n", (unsigned long long)quiesce_rounds());
   for (uint32_t i = 0; i < smp_cpu_count(); i++) {
     const struct cpu *c = cpu_by_index(i);
+    log_printf("nmi: cpu=%u guest=%u injected=%u merged=%u owed=%u parks=%u\n", i,
+               c->guest_nmis, c->guest_nmis_injected, c->guest_nmis_merged,
+               c->guest_nmi_owed, c->quiesce_parks);
     for (uint32_t r = 0; r < EXIT_REASON_COUNT; r++) {
       if (c->exit_count[r]) {
         log_printf("vmx-exits: cpu=%u reason=%u name=\"%s\" count=%llu\n", i, r,

@@ -38,6 +38,13 @@ struct hypapp {
 
 extern const struct hypapp xhv_hypapp;
 
+/*
+ * Hypercall numbers the core answers itself, before any hypapp (RAX/EAX).
+ * XHV_HC_NOP returns 0 WITHOUT quiescing: the yardstick that guest
+ * benchmarks compare other hypercalls with.
+ */
+#define XHV_HC_NOP 0x58480000U
+
 XHV_END_DECLS
 
 #endif /* XHV_HYPAPP_H */

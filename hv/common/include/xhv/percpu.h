@@ -34,6 +34,8 @@ struct cpu {
   uint32_t guest_nmi_owed;     /* NMIs the guest has yet to get (<= 2) */
   uint32_t guest_nmis;         /* NMIs classified as the guest's and owed */
   uint32_t guest_nmis_merged;  /* ... merged, as the hardware merges them */
+  uint32_t guest_nmis_injected; /* NMIs injected into the guest */
+  uint32_t quiesce_parks;       /* times this CPU parked for another's quiesce */
   struct tss tss;
   /* VMX */
   uint64_t vmxon_pa;

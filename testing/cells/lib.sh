@@ -1,0 +1,72 @@
+# SPDX-License-Identifier: Apache-2.0
+# /xhv/lib.sh: helpers the cell scripts share (busybox sh). Sourced, not run.
+
+fail() { echo "XHV-RESULT: FAIL $*"; exit 0; }
+guest() { echo "XHV-GUEST: $1=$2"; }
+
+# param NAME DEFAULT: the value of NAME=value on the kernel command line.
+param() {
+    for word in $(cat /proc/cmdline); do
+        case $word in
+        "$1"=*) echo "${word#*=}"; return ;;
+        esac
+    done
+    echo "$2"
+}
+
+# The guest kernel's NMI counts, one per CPU: the NMI row of /proc/interrupts.
+nmi_per_cpu() {
+    awk '$1 == "NMI:" { s = ""; for (i = 2; i <= NF && $i ~ /^[0-9]+$/; i++) s = s " " $i; print s }' \
+        /proc/interrupts
+}
+
+# Runs "$@" while NMIs come at the guest from every source the cell has, and
+# reports what was sent and what each CPU counted:
+#  - the guest itself: `echo l >/proc/sysrq-trigger` makes the kernel send
+#    every other online CPU one NMI IPI (the all-CPU backtrace) and wait for
+#    its answer; xhv.nmi_storm=N triggers it N times, one after another, the
+#    i-th pinned to CPU i mod CPUs, so every CPU gets NMIs;
+#  - the emulator runner (QEMU's QMP inject-nmi) while the window is open.
+#    QEMU raises it on every CPU's LINT1 pin, which Linux leaves unmasked
+#    on the boot CPU only: each one reaches CPU 0. Bochs' runner sends none.
+# The cell judge checks each CPU's count against what it was sent.
+with_nmi_storm() {
+    storm=$(param xhv.nmi_storm 20)
+    cpus=$(nproc)
+    before=$(nmi_per_cpu)
+    echo "XHV-GUEST: nmi_window=open"
+    (
+        i=0
+        while [ "$i" -lt "$storm" ]; do
+            taskset -c $((i % cpus)) sh -c 'echo l >/proc/sysrq-trigger'
+            i=$((i + 1))
+        done
+    ) &
+    storm_pid=$!
+    "$@"
+    status=$?
+    wait "$storm_pid"
+    echo "XHV-GUEST: nmi_window=closed"
+    # NMIs injected just before the window closed need a moment to land.
+    sleep 3
+    after=$(nmi_per_cpu)
+    guest nmi_sysrq_triggers "$storm"
+    guest nmi_before "$before"
+    guest nmi_after "$after"
+    if dmesg | grep -q 'NMI received for unknown reason'; then
+        guest nmi_unknown_reason "$(dmesg | grep -c 'NMI received for unknown reason')"
+    fi
+    return $status
+}
+
+# Every CPU still runs guest code: a process pinned to each one gets to run there.
+check_cpus_alive() {
+    cpus=$(nproc)
+    i=0
+    while [ "$i" -lt "$cpus" ]; do
+        ran_on=$(taskset -c "$i" cat /proc/self/stat | awk '{ print $39 }')
+        [ "$ran_on" = "$i" ] || fail "a process pinned to CPU $i ran on CPU '$ran_on'"
+        i=$((i + 1))
+    done
+    guest cpus_alive "$cpus"
+}
