@@ -28,6 +28,7 @@ HV_EXITS = re.compile(r'^vmx-exits: cpu=(\d+) reason=(\d+) name="([^"]*)" count=
 HV_NMIS = re.compile(r"^nmi: cpu=(\d+) guest=(\d+) injected=(\d+) merged=(\d+) owed=(\d+) "
                      r"parks=(\d+)")
 HV_QUIESCE = re.compile(r"^quiesce: rounds=(\d+)")
+TV_SHUTDOWN = re.compile(r"^trustvisor: CPU \d+: shutdown: (\d+) registrations, (\d+) PAL calls")
 GUEST_E820 = re.compile(r"^(0x[0-9a-f]+)-(0x[0-9a-f]+) (.*)$")
 
 
@@ -71,13 +72,14 @@ def quiesce_rounds(com1):
     return None
 
 
-def expected_nmis(cpus, sysrq_triggers, runner_nmis):
+def expected_nmis(cpus, sysrq_triggers, runner_nmis, device_sent=None):
     """NMIs each CPU must count (testing/cells/lib.sh explains the sources).
 
     Trigger i runs on CPU i mod cpus and sends one NMI to every other CPU;
-    every runner NMI reaches CPU 0 (the only CPU whose LINT1 Linux unmasks).
+    every runner NMI reaches CPU 0 (the only CPU whose LINT1 Linux unmasks);
+    device_sent lists the device NMIs each CPU was sent.
     """
-    expected = [0] * cpus
+    expected = list(device_sent) if device_sent else [0] * cpus
     for i in range(sysrq_triggers):
         for cpu in range(cpus):
             if cpu != i % cpus:
@@ -95,14 +97,18 @@ def check_nmis(cell, result, guest, com1):
     before = [int(x) for x in guest["nmi_before"].split()]
     after = [int(x) for x in guest["nmi_after"].split()]
     counted = [a - b for a, b in zip(after, before)]
+    device = [int(x) for x in guest.get("nmi_device_sent", "").split()]
+    if len(device) not in (0, len(after)):
+        return "nmisrc reported %d CPUs, /proc/interrupts %d" % (len(device), len(after))
     expected = expected_nmis(len(after), int(guest["nmi_sysrq_triggers"]),
-                             result.get("runner_nmis", 0))
+                             result.get("runner_nmis", 0), device)
     guest["nmi_counted"] = " ".join(str(c) for c in counted)
     guest["nmi_expected"] = " ".join(str(e) for e in expected)
     if counted != expected:
-        return "the guest's CPUs counted %s NMIs, but were sent %s (%s sysrq triggers, %d " \
-               "runner NMIs)" % (counted, expected, guest["nmi_sysrq_triggers"],
-                                 result.get("runner_nmis", 0))
+        return "the guest's CPUs counted %s NMIs, but were sent %s (%s sysrq triggers, " \
+               "device NMIs %s, %d runner NMIs)" % (
+                   counted, expected, guest["nmi_sysrq_triggers"],
+                   guest.get("nmi_device_sent", "none"), result.get("runner_nmis", 0))
     if cell["hv"] != "none":
         nmis = nmi_counts(com1)
         if not nmis:
@@ -111,6 +117,27 @@ def check_nmis(cell, result, guest, com1):
         if injected != after:
             return "the hypervisor injected %s NMIs per CPU, the guest counted %s in all" % (
                 injected, after)
+    return None
+
+
+def check_pal(com1):
+    """PAL cells: TrustVisor itself must show the registrations and PAL calls it served."""
+    for line in com1:
+        m = TV_SHUTDOWN.search(line)
+        if m:
+            registrations, calls = int(m.group(1)), int(m.group(2))
+            if registrations == 0 or calls == 0:
+                return "TrustVisor served %d registrations and %d PAL calls" % (
+                    registrations, calls)
+            return None
+    return "the hypervisor log has no TrustVisor shutdown summary"
+
+
+def pal_figures(com1):
+    for line in com1:
+        m = TV_SHUTDOWN.search(line)
+        if m:
+            return {"registrations": int(m.group(1)), "pal_calls": int(m.group(2))}
     return None
 
 
@@ -182,6 +209,10 @@ def judge(cell, result):
         problem = check_hv(com1, guest)
         if problem:
             return False, problem, guest
+    if cell["pal"] != "none":
+        problem = check_pal(com1)
+        if problem:
+            return False, problem, guest
     problem = check_nmis(cell, result, guest, com1)
     if problem:
         return False, problem, guest
@@ -206,6 +237,7 @@ def summarize(cell, result, passed, reason, guest):
         "exit_counts": exit_counts(com1),
         "nmis": nmi_counts(com1),
         "quiesce_rounds": quiesce_rounds(com1),
+        "trustvisor": pal_figures(com1),
         "runner_nmis": result.get("runner_nmis", 0),
     })
     return summary

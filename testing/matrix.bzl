@@ -10,8 +10,8 @@ load("//guests/disk:disk_image.bzl", "disk_image")
 load("//guests/disk:guest_disk.bzl", "guest_disk")
 load("//guests/initramfs:initramfs.bzl", "guest_initramfs")
 
-# The status table of the seed, plus the bare baselines, one row per cell.
-# Hypervisor cells are added as the hypervisor can run them.
+# The status table of the seed (the PAL cells), the quiesce stress cells of
+# each hypervisor arch, and the bare baselines: one row per cell.
 MATRIX = [
     # hv      guest     pal      emulator
     ("none", "x86", "none", "bochs"),
@@ -19,9 +19,20 @@ MATRIX = [
     ("none", "x86_64", "none", "bochs"),
     ("none", "x86_64", "none", "qemu-tcg"),
     ("x86", "x86", "none", "bochs"),
-    ("x86_64", "x86", "none", "bochs"),
     ("x86_64", "x86_64", "none", "bochs"),
+    ("x86", "x86", "x86", "bochs"),
+    ("x86_64", "x86", "x86", "bochs"),
+    ("x86_64", "x86_64", "x86", "bochs"),
+    ("x86_64", "x86_64", "x86_64", "bochs"),
 ]
+
+# The hypapp each kind of hypervisor cell links: helloworld's hypercall
+# reports how many CPUs it found parked (the quiesce stress cells); the PAL
+# cells run pal_demo under trustvisor.
+HYPAPPS = {
+    "hv_core": "helloworld",
+    "pal": "trustvisor",
+}
 
 # Where both images are linked (hv/x86*/xhv.ld); hypervisor cells tell the
 # guest so it can try to read it. The cell runner checks the address against
@@ -32,16 +43,31 @@ HV_IMAGE_BASE = "0x200000"
 CELL_SCRIPTS = {
     "bare": "cells/bare.sh",
     "hv_core": "cells/hv_core.sh",
+    "pal": "cells/pal.sh",
 }
 
 # Sizes of the stress parts, set per build (defaults keep a cell under 5
 # minutes in Bochs): --//testing:quiesce_rounds=N quiescing hypercalls per
-# CPU, --//testing:nmi_storm=N all-CPU NMI backtraces the guest triggers.
+# CPU, --//testing:nmi_storm=N all-CPU NMI backtraces the guest triggers,
+# --//testing:nmi_device=N NMIs from the PIT through the I/O APIC, and
+# --//testing:nmi_seed=N their timing (and the fuzzer's seed); in PAL cells
+# --//testing:pal_rounds=N `test` calls and --//testing:pal_iters=N
+# test_args iterations per CPU, --//testing:fuzz_calls=N random hypercalls.
 # They reach the guest as xhv.<name>=N on its kernel command line.
-STRESS_FLAGS = ["//testing:quiesce_rounds", "//testing:nmi_storm"]
+STRESS_FLAGS = [
+    "//testing:quiesce_rounds",
+    "//testing:nmi_storm",
+    "//testing:nmi_device",
+    "//testing:nmi_seed",
+    "//testing:pal_rounds",
+    "//testing:pal_iters",
+    "//testing:fuzz_calls",
+]
 
 def _cell_kind(hv, pal):
-    return "bare" if hv == "none" else "hv_core"
+    if hv == "none":
+        return "bare"
+    return "hv_core" if pal == "none" else "pal"
 
 GUEST_ARCHES = ["x86", "x86_64"]
 
@@ -62,6 +88,10 @@ GUEST_CMDLINE = " ".join([
     "panic=-1",
     # The crypto self-tests alone take half of the boot under Bochs.
     "cryptomgr.notests",
+    # nmisrc (the device NMI source) maps the I/O APIC through /dev/mem, and
+    # needs the PIT wired to IRQ 0 (an HPET in legacy mode would take it).
+    "iomem=relaxed",
+    "hpet=disable",
 ])
 
 # Wall-clock limit of one cell, seconds: well above a healthy run, well
@@ -76,80 +106,110 @@ def cell_name(hv, guest, pal, emulator):
         emulator.replace("-", "_"),
     )
 
-def _cell_files(kind, script, arch):
+def _cell_files(kind, guest, pal):
     """What a cell kind adds to the guest's initramfs, by path inside it."""
-    if not script:
-        return {}
-    files = {script: "xhv/test.sh", "cells/lib.sh": "xhv/lib.sh"}
-    if kind == "hv_core":
-        files["//guests/tools:hvcheck_" + arch] = "xhv/hvcheck"
+    files = {
+        CELL_SCRIPTS[kind]: "xhv/test.sh",
+        "cells/lib.sh": "xhv/lib.sh",
+        "//guests/tools:nmisrc_" + guest: "xhv/nmisrc",
+    }
+    if kind != "bare":
+        files["//guests/tools:hvcheck_" + guest] = "xhv/hvcheck"
+    if kind == "pal":
+        # pal_demo of the cell's bitness: a 32-bit one runs in compatibility
+        # mode under a 64-bit kernel. The fuzzer calls from the same mode.
+        for prog in ["main", "test", "test_args", "isolation"]:
+            files["//guests/pal_demo:{}_{}".format(prog, pal)] = "xhv/" + prog
+        files["//guests/tools:hcfuzz_" + pal] = "xhv/hcfuzz"
     return files
 
-def _guest_disks():
-    """One initramfs and guest disk per (guest arch, cell kind)."""
-    volume = 0
-    if len(GUEST_ARCHES) * len(CELL_SCRIPTS) > 10:
-        fail("guest disk volume ids are one hex digit per disk: widen them")
-    for arch in GUEST_ARCHES:
-        for kind, script in CELL_SCRIPTS.items():
-            name = "{}_{}".format(kind, arch)
-            guest_initramfs(
-                name = "initramfs_" + name,
-                arch = arch,
-                busybox = "@debian_guest_packages//:busybox_" + arch,
-                files = _cell_files(kind, script, arch),
-            )
-            cmdline = GUEST_CMDLINE
-            if kind != "bare":
-                cmdline += " xhv.hv_image=" + HV_IMAGE_BASE
-            guest_disk(
-                name = "guest_disk_" + name,
-                arch = arch,
-                cmdline = cmdline,
-                initramfs = ":initramfs_" + name,
-                cmdline_flags = STRESS_FLAGS,
-                kernel = "@debian_guest_packages//:vmlinuz_" + arch,
-                volume_id = "4755450" + str(volume),
-            )
-            volume += 1
+def _guest_disk_name(kind, guest, pal):
+    return "{}_{}".format(kind, guest) + ("_pal_" + pal if kind == "pal" else "")
 
-def _hv_disks(hv_arches):
-    for i, arch in enumerate(hv_arches):
-        disk_image(
-            name = "hv_chain_disk_" + arch,
-            files = {":hv_image_" + arch: "boot/xhv.elf"},
-            grub_cfg = "hv_chain_grub.cfg",
-            volume_id = "4856430" + str(i),
+def _guest_disks():
+    """One initramfs and guest disk per (cell kind, guest arch, pal arch) in MATRIX."""
+    seen = []
+    for hv, guest, pal, _ in MATRIX:
+        key = (_cell_kind(hv, pal), guest, pal)
+        if key not in seen:
+            seen.append(key)
+    if len(seen) > 10:
+        fail("guest disk volume ids are one hex digit per disk: widen them")
+    for volume, (kind, guest, pal) in enumerate(seen):
+        name = _guest_disk_name(kind, guest, pal)
+        guest_initramfs(
+            name = "initramfs_" + name,
+            arch = guest,
+            busybox = "@debian_guest_packages//:busybox_" + guest,
+            files = _cell_files(kind, guest, pal),
+        )
+        cmdline = GUEST_CMDLINE
+        if kind != "bare":
+            cmdline += " xhv.hv_image=" + HV_IMAGE_BASE
+        guest_disk(
+            name = "guest_disk_" + name,
+            arch = guest,
+            cmdline = cmdline,
+            initramfs = ":initramfs_" + name,
+            cmdline_flags = STRESS_FLAGS,
+            kernel = "@debian_guest_packages//:vmlinuz_" + guest,
+            volume_id = "4755450" + str(volume),
         )
 
+def _hv_disk_name(hv, kind):
+    return "hv_chain_disk_{}_{}".format(HYPAPPS[kind], hv)
+
+def _hv_disks(hv_arches):
+    """The hypervisor's boot disk per (arch, hypapp), and the legacy-ordering one."""
+    volume = 0
+    for arch in hv_arches:
+        for hypapp in sorted({a: 1 for a in HYPAPPS.values()}.keys()):
+            disk_image(
+                name = "hv_chain_disk_{}_{}".format(hypapp, arch),
+                files = {":hv_image_{}_{}".format(hypapp, arch): "boot/xhv.elf"},
+                grub_cfg = "hv_chain_grub.cfg",
+                volume_id = "4856430" + str(volume),
+            )
+            volume += 1
+    disk_image(
+        name = "hv_chain_disk_legacy_quiesce_x86_64",
+        files = {":hv_image_legacy_quiesce_x86_64": "boot/xhv.elf"},
+        grub_cfg = "hv_chain_grub.cfg",
+        volume_id = "48564309",
+    )
+
+def _cell_test(name, hv, guest, pal, emulator, disks, extra_args = [], tags = []):
+    native.py_test(
+        name = name,
+        size = "large",
+        srcs = ["cell_test.py"],
+        main = "cell_test.py",
+        args = [
+            "--cell=" + name,
+            "--hv=" + hv,
+            "--guest=" + guest,
+            "--pal=" + pal,
+            "--emulator=" + emulator,
+            "--timeout=%d" % CELL_TIMEOUT,
+        ] + ["--disk=$(rootpath {})".format(d) for d in disks] + extra_args,
+        data = disks,
+        python_version = "PY3",
+        tags = ["emulator"] + tags,
+        deps = ["//testing/runner:xhv_run_lib"],
+    )
+
 def matrix_cells(hv_arches):
-    """Defines the disks, one test per MATRIX row, and //testing:matrix."""
+    """Defines the disks, one test per MATRIX row, //testing:matrix, and the legacy test."""
     _guest_disks()
     _hv_disks(hv_arches)
     tests = []
     for hv, guest, pal, emulator in MATRIX:
         name = cell_name(hv, guest, pal, emulator)
-        disks = [":guest_disk_{}_{}".format(_cell_kind(hv, pal), guest)]
+        kind = _cell_kind(hv, pal)
+        disks = [":guest_disk_" + _guest_disk_name(kind, guest, pal)]
         if hv != "none":
-            disks = [":hv_chain_disk_" + hv] + disks
-        native.py_test(
-            name = name,
-            size = "large",
-            srcs = ["cell_test.py"],
-            main = "cell_test.py",
-            args = [
-                "--cell=" + name,
-                "--hv=" + hv,
-                "--guest=" + guest,
-                "--pal=" + pal,
-                "--emulator=" + emulator,
-                "--timeout=%d" % CELL_TIMEOUT,
-            ] + ["--disk=$(rootpath {})".format(d) for d in disks],
-            data = disks,
-            python_version = "PY3",
-            tags = ["matrix", "emulator"],
-            deps = ["//testing/runner:xhv_run_lib"],
-        )
+            disks = [":" + _hv_disk_name(hv, kind)] + disks
+        _cell_test(name, hv, guest, pal, emulator, disks, tags = ["matrix"])
         tests.append(":" + name)
     native.test_suite(
         name = "matrix",

@@ -8,16 +8,27 @@ as cc_tests keep the host toolchain. Each platform's output `stem.ext` appears a
 `<name>/stem-<key>.ext`, where `key` is the platform's key in `platforms`.
 """
 
+_LEGACY_QUIESCE = "//hv/common/smp:legacy_quiesce_order"
+_HYPAPP = "//hypapps:hypapp"
+
 def _split_impl(settings, attr):
+    # The legacy quiesce ordering exists only for the test that proves the
+    # matrix sees its bug; everything else keeps what the command line says.
+    legacy = attr.legacy_quiesce_order or settings[_LEGACY_QUIESCE]
+    hypapp = attr.hypapp if attr.hypapp else settings[_HYPAPP]
     return {
-        key: {"//command_line_option:platforms": platform}
+        key: {
+            "//command_line_option:platforms": platform,
+            _LEGACY_QUIESCE: legacy,
+            _HYPAPP: hypapp,
+        }
         for key, platform in attr.platforms.items()
     }
 
 _platform_split = transition(
     implementation = _split_impl,
-    inputs = [],
-    outputs = ["//command_line_option:platforms"],
+    inputs = [_LEGACY_QUIESCE, _HYPAPP],
+    outputs = ["//command_line_option:platforms", _LEGACY_QUIESCE, _HYPAPP],
 )
 
 def _multi_platform_files_impl(ctx):
@@ -48,6 +59,14 @@ multi_platform_files = rule(
         "platforms": attr.string_dict(
             mandatory = True,
             doc = "key -> platform; the key names that platform's outputs",
+        ),
+        "hypapp": attr.string(
+            doc = "label of the hypapp to link into hypervisor images in src " +
+                  "(default: what //hypapps:hypapp says)",
+        ),
+        "legacy_quiesce_order": attr.bool(
+            default = False,
+            doc = "build src with the seed's quiesce ordering (bug-detection tests only)",
         ),
         "_allowlist_function_transition": attr.label(
             default = "@bazel_tools//tools/allowlists/function_transition_allowlist",

@@ -55,7 +55,13 @@ static int die(const char *what) {
   return 1;
 }
 
-/* The I/O APIC's address from /proc/iomem ("fec00000-fec003ff : IOAPIC 0"). */
+/*
+ * The I/O APIC's address from /proc/iomem ("fec00000-fec003ff : IOAPIC 0"),
+ * else the address every PC puts the first one at.
+ */
+#define IOAPIC_DEFAULT_BASE 0xFEC00000UL
+#define ISA_TIMER_PIN 2U
+
 static int find_ioapic(unsigned long *base) {
   FILE *f = fopen("/proc/iomem", "r");
   char line[256];
@@ -69,7 +75,11 @@ static int find_ioapic(unsigned long *base) {
   return found;
 }
 
-/* The I/O APIC pin of IRQ 0, from its /proc/interrupts line ("  0: ... IO-APIC 2-edge timer"). */
+/*
+ * The I/O APIC pin of IRQ 0, from its /proc/interrupts line ("  0: ...
+ * IO-APIC 2-edge timer"). A kernel that routed its timer through the 8259
+ * instead leaves the pin unused; the PIT is wired to pin 2 on PCs.
+ */
 static int find_timer_pin(unsigned *pin) {
   FILE *f = fopen("/proc/interrupts", "r");
   char line[512];
@@ -157,9 +167,17 @@ int main(int argc, char **argv) {
   if (cpus < 1 || nmi_counts(before) != cpus) {
     return die("cannot read the CPUs' APIC IDs and NMI counts");
   }
-  if (!find_ioapic(&base) || !find_timer_pin(&pin)) {
-    return die("no I/O APIC, or IRQ 0 is not on one");
+  const char *base_from = "/proc/iomem", *pin_from = "/proc/interrupts";
+  if (!find_ioapic(&base)) {
+    base = IOAPIC_DEFAULT_BASE;
+    base_from = "default";
   }
+  if (!find_timer_pin(&pin)) {
+    pin = ISA_TIMER_PIN;
+    pin_from = "default";
+  }
+  printf("XHV-GUEST: nmi_device_ioapic=0x%lx (%s) pin %u (%s)\n", base, base_from, pin,
+         pin_from);
   if (iopl(3) != 0) {
     return die("iopl(3) failed (not root?)");
   }

@@ -26,12 +26,17 @@ nmi_per_cpu() {
 #    every other online CPU one NMI IPI (the all-CPU backtrace) and wait for
 #    its answer; xhv.nmi_storm=N triggers it N times, one after another, the
 #    i-th pinned to CPU i mod CPUs, so every CPU gets NMIs;
+#  - a device: /xhv/nmisrc makes the PIT's one-shot output an NMI through
+#    the I/O APIC, xhv.nmi_device=N of them, alternating CPUs, at random
+#    times (seed xhv.nmi_seed), whatever the target CPU is doing then;
 #  - the emulator runner (QEMU's QMP inject-nmi) while the window is open.
 #    QEMU raises it on every CPU's LINT1 pin, which Linux leaves unmasked
 #    on the boot CPU only: each one reaches CPU 0. Bochs' runner sends none.
 # The cell judge checks each CPU's count against what it was sent.
 with_nmi_storm() {
     storm=$(param xhv.nmi_storm 20)
+    device=$(param xhv.nmi_device 40)
+    seed=$(param xhv.nmi_seed 1)
     cpus=$(nproc)
     before=$(nmi_per_cpu)
     echo "XHV-GUEST: nmi_window=open"
@@ -43,9 +48,15 @@ with_nmi_storm() {
         done
     ) &
     storm_pid=$!
+    /xhv/nmisrc "$device" "$seed" >/tmp/nmisrc.out &
+    device_pid=$!
     "$@"
     status=$?
     wait "$storm_pid"
+    wait "$device_pid"
+    device_status=$?
+    cat /tmp/nmisrc.out
+    [ "$device_status" = 0 ] || fail "nmisrc failed"
     echo "XHV-GUEST: nmi_window=closed"
     # NMIs injected just before the window closed need a moment to land.
     sleep 3

@@ -24,7 +24,7 @@ void guest_nmi_note(struct cpu *cpu) {
 }
 
 void guest_nmi_arm(struct cpu *cpu) {
-  if (__atomic_load_n(&cpu->guest_nmi_owed, __ATOMIC_ACQUIRE) == 0U) {
+  if (cpu->guest_nmi_held || __atomic_load_n(&cpu->guest_nmi_owed, __ATOMIC_ACQUIRE) == 0U) {
     return;
   }
   uint32_t proc = vmcs_read32(VMCS_PROC_BASED_CONTROLS);
@@ -35,7 +35,9 @@ void guest_nmi_arm(struct cpu *cpu) {
 
 void guest_nmi_inject(struct cpu *cpu) {
   uint32_t owed = __atomic_load_n(&cpu->guest_nmi_owed, __ATOMIC_ACQUIRE);
-  if (owed != 0U) {
+  if (cpu->guest_nmi_held) {
+    owed = 0U; /* released later by guest_nmi_hold(cpu, false) */
+  } else if (owed != 0U) {
     vmcs_write32(VMCS_VM_ENTRY_INTR_INFO, INTR_INFO_VALID | INTR_TYPE_NMI | VECTOR_NMI);
     cpu->guest_nmis_injected++;
     owed = __atomic_sub_fetch(&cpu->guest_nmi_owed, 1U, __ATOMIC_ACQ_REL);

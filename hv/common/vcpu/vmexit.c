@@ -2,6 +2,7 @@
 /* VM-exit dispatch: one const table indexed by exit reason; RIP advances here only. */
 #include "xhv/apic_trap.h"
 #include "xhv/cpu_ops.h"
+#include "xhv/guest.h"
 #include "xhv/guest_bios.h"
 #include "xhv/guest_nmi.h"
 #include "xhv/hypapp.h"
@@ -51,15 +52,6 @@ uword_t vmexit_qualification(struct vmexit_info *exit) {
   return exit->qualification;
 }
 
-static void inject_exception(uint32_t vector, bool has_error, uint32_t error) {
-  uint32_t info = INTR_INFO_VALID | INTR_TYPE_HW_EXCEPTION | vector;
-  if (has_error) {
-    info |= INTR_ERROR_CODE_VALID;
-    vmcs_write32(VMCS_VM_ENTRY_EXCEPTION_ERROR_CODE, error);
-  }
-  vmcs_write32(VMCS_VM_ENTRY_INTR_INFO, info);
-}
-
 static void dump_guest(struct cpu *cpu, const char *what, uint32_t reason, struct vmexit_info *exit,
                        const struct cpu_regs *regs) {
   log_printf("xhv: PANIC: CPU %u: %s, exit reason %u (%s), qualification 0x%llx\n", cpu->index,
@@ -91,6 +83,13 @@ static enum vmexit_action vmexit_nmi(struct cpu *cpu, struct cpu_regs *regs,
   uint32_t info = vmcs_read32(VMCS_VM_EXIT_INTR_INFO);
   if ((info & INTR_INFO_TYPE_MASK) == INTR_TYPE_HW_EXCEPTION && (info & 0xFFU) == VECTOR_DB &&
       apic_trap_step_done(cpu)) {
+    return VMEXIT_HANDLED;
+  }
+  if ((info & INTR_INFO_TYPE_MASK) == INTR_TYPE_HW_EXCEPTION && xhv_hypapp.exception &&
+      xhv_hypapp.exception(cpu, regs, info & 0xFFU,
+                           (info & INTR_ERROR_CODE_VALID)
+                               ? vmcs_read32(VMCS_VM_EXIT_INTR_ERROR_CODE)
+                               : 0U)) {
     return VMEXIT_HANDLED;
   }
   if ((info & INTR_INFO_TYPE_MASK) != INTR_TYPE_NMI) {
@@ -140,6 +139,9 @@ static enum vmexit_action vmexit_cpuid(struct cpu *cpu, struct cpu_regs *regs,
                                        struct vmexit_info *exit) {
   (void)cpu;
   (void)exit;
+  if (xhv_hypapp.cpuid && xhv_hypapp.cpuid(cpu, regs)) {
+    return VMEXIT_HANDLED_ADVANCE;
+  }
   uint32_t leaf = (uint32_t)regs->ax;
   uint32_t subleaf = (uint32_t)regs->cx;
   struct cpuid_regs r;
@@ -212,7 +214,7 @@ static enum vmexit_action vmexit_vmx_instruction(struct cpu *cpu, struct cpu_reg
   (void)regs;
   (void)exit;
   /* VMX is hidden from the guest: its VMX instructions are invalid opcodes. */
-  inject_exception(VECTOR_UD, false, 0);
+  guest_inject_exception(VECTOR_UD, false, 0);
   return VMEXIT_HANDLED;
 }
 
@@ -249,7 +251,7 @@ static enum vmexit_action vmexit_cr_access(struct cpu *cpu, struct cpu_regs *reg
   }
   if (cr == 4U) {
     if (value & CR4_VMXE) {
-      inject_exception(VECTOR_GP, true, 0); /* VMX is not available to the guest */
+      guest_inject_exception(VECTOR_GP, true, 0); /* VMX is not available to the guest */
       return VMEXIT_HANDLED;
     }
     uword_t mask = vmcs_readnw(VMCS_CR4_GUEST_HOST_MASK);
@@ -271,7 +273,7 @@ static enum vmexit_action vmexit_msr(struct cpu *cpu, struct cpu_regs *regs,
    * plus MSRs outside the bitmap's ranges, none of which exists on the CPUs
    * xhv supports: the #GP a guest without them gets from the hardware.
    */
-  inject_exception(VECTOR_GP, true, 0);
+  guest_inject_exception(VECTOR_GP, true, 0);
   return VMEXIT_HANDLED;
 }
 
@@ -286,7 +288,7 @@ static enum vmexit_action vmexit_xsetbv(struct cpu *cpu, struct cpu_regs *regs,
   /* SDM "XSETBV": XCR0 only, x87 always on, AVX needs SSE, only supported bits. */
   if ((uint32_t)regs->cx != 0U || !(value & 1U) || ((value & 4U) && !(value & 2U)) ||
       (value & ~supported)) {
-    inject_exception(VECTOR_GP, true, 0);
+    guest_inject_exception(VECTOR_GP, true, 0);
     return VMEXIT_HANDLED;
   }
   __asm__ volatile("xsetbv" : : "a"((uint32_t)value), "d"((uint32_t)(value >> 32)), "c"(0U));
@@ -347,6 +349,15 @@ static enum vmexit_action vmexit_ept_violation(struct cpu *cpu, struct cpu_regs 
                (unsigned long long)vmcs_readnw(VMCS_GUEST_RIP));
     vmx_map_blank_page(gpa);
     return VMEXIT_HANDLED;
+  }
+  if (xhv_hypapp.ept_violation) {
+    uint32_t access = (q & EPT_QUAL_FETCH) ? EPT_EXEC : (q & EPT_QUAL_WRITE) ? EPT_WRITE : EPT_READ;
+    quiesce_begin(cpu);
+    bool handled = xhv_hypapp.ept_violation(cpu, regs, gpa, access);
+    quiesce_end(cpu);
+    if (handled) {
+      return VMEXIT_HANDLED;
+    }
   }
   log_printf("vmx: CPU %u: EPT violation at guest-physical 0x%llx\n", cpu->index,
              (unsigned long long)gpa);
@@ -446,6 +457,7 @@ void vmexit_dispatch(struct cpu_regs *regs) {
     log_flush();
     cpu_halt_forever();
   }
+  guest_ept_sync(cpu);
   /* An NMI noted before in_exit drops is armed here, any later one by its handler. */
   guest_nmi_arm(cpu);
   __atomic_store_n(&cpu->in_exit, 0U, __ATOMIC_RELEASE);

@@ -3,6 +3,7 @@
 #include "xhv/apic_trap.h"
 #include "xhv/cpu_ops.h"
 #include "xhv/ept.h"
+#include "xhv/guest.h"
 #include "xhv/heap.h"
 #include "xhv/hypapp.h"
 #include "xhv/log.h"
@@ -45,9 +46,9 @@
 
 static struct vmx_caps caps;
 static struct vmx_controls controls;
-static struct ept guest_ept;
+static struct ept regular_ept;
 static struct ept_pages ept_pool;
-static uint64_t guest_eptp;
+static uint64_t regular_eptp;
 static uint64_t msr_bitmap_pa;
 /* I/O bitmaps: only the ports whose guest accesses xhv must see (ACPI PM1). */
 static uint64_t io_bitmap_pa[2];
@@ -101,20 +102,20 @@ void vmx_machine_init(const struct guest_boot *b) {
   ept_pool.alloc = ept_alloc;
   ept_pool.pa_to_va = ept_pa_to_va;
   ept_pool.ctx = 0;
-  if (ept_init(&guest_ept, &ept_pool) != EPT_OK) {
+  if (ept_init(&regular_ept, &ept_pool) != EPT_OK) {
     xhv_panic("ept: cannot allocate the root table");
   }
   uint64_t top = (uint64_t)1 << mtrr.phys_addr_bits;
   if (top > EPT_TOP_MIN * 16U) {
     top = EPT_TOP_MIN * 16U; /* 64 GiB is plenty for the guests we boot */
   }
-  if (ept_identity_map(&guest_ept, top, &mtrr) != EPT_OK ||
-      ept_set_prot(&guest_ept, b->hide_base, b->hide_size, 0) != EPT_OK ||
+  if (ept_identity_map(&regular_ept, top, &mtrr) != EPT_OK ||
+      ept_set_prot(&regular_ept, b->hide_base, b->hide_size, 0) != EPT_OK ||
       (b->second_hide_size &&
-       ept_set_prot(&guest_ept, b->second_hide_base, b->second_hide_size, 0) != EPT_OK)) {
+       ept_set_prot(&regular_ept, b->second_hide_base, b->second_hide_size, 0) != EPT_OK)) {
     xhv_panic("ept: building the guest's identity map failed");
   }
-  guest_eptp = ept_eptp(&guest_ept);
+  regular_eptp = ept_eptp(&regular_ept);
   heap_alloc_pages(1, 1, &blank_page_pa);
   log_printf("ept: identity map of [0, 0x%llx), hypervisor at [0x%llx, 0x%llx) and "
              "[0x%llx, 0x%llx) not present\n",
@@ -143,17 +144,33 @@ void vmx_ept_map_page(uint64_t gpa, uint64_t hpa, uint32_t prot, uint8_t memtype
   while (__atomic_exchange_n(&ept_lock, 1U, __ATOMIC_ACQUIRE) != 0U) {
     cpu_pause();
   }
-  int rc = ept_map(&guest_ept, page, hpa & ~(uint64_t)(PAGE_SIZE - 1U), PAGE_SIZE, prot, memtype);
+  int rc = ept_map(&regular_ept, page, hpa & ~(uint64_t)(PAGE_SIZE - 1U), PAGE_SIZE, prot, memtype);
   __atomic_store_n(&ept_lock, 0U, __ATOMIC_RELEASE);
   if (rc != EPT_OK) {
     xhv_panic("ept: cannot map guest page 0x%llx (error %d)", (unsigned long long)page, rc);
   }
-  cpu_invept(INVEPT_SINGLE_CONTEXT, guest_eptp);
+  cpu_invept(INVEPT_SINGLE_CONTEXT, regular_eptp);
 }
 
 void vmx_map_blank_page(uint64_t gpa) {
   vmx_ept_map_page(gpa, blank_page_pa, EPT_READ | EPT_WRITE, MTRR_TYPE_WB);
 }
+
+struct ept *guest_ept(void) { return &regular_ept; }
+
+const struct ept_pages *guest_ept_pages(void) { return &ept_pool; }
+
+uint64_t guest_regular_eptp(void) { return regular_eptp; }
+
+uint64_t guest_blank_page(void) { return blank_page_pa; }
+
+void guest_ept_lock(void) {
+  while (__atomic_exchange_n(&ept_lock, 1U, __ATOMIC_ACQUIRE) != 0U) {
+    cpu_pause();
+  }
+}
+
+void guest_ept_unlock(void) { __atomic_store_n(&ept_lock, 0U, __ATOMIC_RELEASE); }
 
 /* VMXON on this CPU (SDM "Enabling and Entering VMX Operation"). */
 static void vmx_enable(struct cpu *cpu) {
@@ -231,7 +248,7 @@ static void write_controls(void) {
   vmcs_write32(VMCS_VM_ENTRY_MSR_LOAD_COUNT, 0);
   vmcs_write32(VMCS_VM_ENTRY_INTR_INFO, 0);
   vmcs_write16(VMCS_VIRTUAL_PROCESSOR_ID, GUEST_VPID);
-  vmcs_write64(VMCS_EPT_POINTER, guest_eptp);
+  vmcs_write64(VMCS_EPT_POINTER, regular_eptp);
   vmcs_write64(VMCS_MSR_BITMAP, msr_bitmap_pa);
   vmcs_write64(VMCS_IO_BITMAP_A, io_bitmap_pa[0]);
   vmcs_write64(VMCS_IO_BITMAP_B, io_bitmap_pa[1]);

@@ -13,10 +13,13 @@
 XHV_BEGIN_DECLS
 
 /*
- * One hypapp is linked into the image (xhv_hypapp). Hypapps never touch
- * VMX directly; they work on the guest registers they are given and the
- * services of hv/common. Each callback says whether the other CPUs are
- * quiesced (stopped in the hypervisor) while it runs.
+ * One hypapp is linked into the image (xhv_hypapp, chosen by the build
+ * setting //hypapps:hypapp). Hypapps never touch VMX directly; they work on
+ * the guest registers they are given and the services of xhv/guest.h. Each
+ * callback says whether the other CPUs are quiesced (stopped in the
+ * hypervisor, xhv/quiesce.h) while it runs. A hypapp that changes the
+ * shared EPT does so quiesced and calls guest_ept_changed(): each CPU
+ * flushes before it next enters the guest.
  */
 struct hypapp {
   const char *name;
@@ -31,6 +34,31 @@ struct hypapp {
    * The hypervisor skips the VMCALL afterwards.
    */
   bool (*hypercall)(struct cpu *cpu, struct cpu_regs *regs);
+
+  /*
+   * Every CPUID the guest executes, before the core answers it. Returns
+   * true if it set EAX-EDX itself (the core then only skips the
+   * instruction). Others NOT quiesced. May be null.
+   */
+  bool (*cpuid)(struct cpu *cpu, struct cpu_regs *regs);
+
+  /*
+   * A guest access the current EPT view does not allow, that the core
+   * does not own (its trapped APIC page, its hidden memory). `access` is
+   * EPT_READ, EPT_WRITE or EPT_EXEC: what the guest tried. Every other CPU
+   * IS quiesced. Returns true if handled: the hypapp has set RIP/RSP/EPT
+   * as the guest must continue, the core skips nothing. False: the core
+   * reports the access and halts this CPU. May be null.
+   */
+  bool (*ept_violation)(struct cpu *cpu, struct cpu_regs *regs, uint64_t gpa, uint32_t access);
+
+  /*
+   * A hardware exception the hypapp made exit (guest_set_exception_bitmap
+   * in xhv/guest.h). Others NOT quiesced. Returns true if handled (the
+   * hypapp decides where the guest continues), false for the core to
+   * report and halt. May be null.
+   */
+  bool (*exception)(struct cpu *cpu, struct cpu_regs *regs, uint32_t vector, uint32_t error_code);
 
   /* The guest powers the machine off. Others NOT quiesced. May be null. */
   void (*shutdown)(struct cpu *cpu);

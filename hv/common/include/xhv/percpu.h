@@ -35,6 +35,8 @@ struct cpu {
   uint32_t guest_nmis;         /* NMIs classified as the guest's and owed */
   uint32_t guest_nmis_merged;  /* ... merged, as the hardware merges them */
   uint32_t guest_nmis_injected; /* NMIs injected into the guest */
+  bool guest_nmi_held;          /* owed NMIs wait (xhv/guest.h guest_nmi_hold) */
+  uint32_t ept_generation;      /* guest_ept_changed() count this CPU has flushed */
   uint32_t quiesce_parks;       /* times this CPU parked for another's quiesce */
   struct tss tss;
   /* VMX */

@@ -1,0 +1,56 @@
+#!/bin/sh
+# SPDX-License-Identifier: Apache-2.0
+# /xhv/test.sh of PAL cells: pal_demo under the TrustVisor hypapp, as the
+# seed's status table runs it, with NMIs from every source while PALs run,
+# the isolation check, and hypercall fuzzing; pal_demo must still pass after.
+. /xhv/lib.sh
+
+/xhv/hvcheck || exit 0
+
+# The CI command of the reference: every PAL function, 7 iterations, seed 7.
+/xhv/test_args 7 7 7 >/tmp/ta.out 2>&1
+tail -n 1 /tmp/ta.out | grep -qx 'Test pass' || { cat /tmp/ta.out; fail "test_args 7 7 7"; }
+guest test_args_7_7_7 pass
+/xhv/main 1 2 >/tmp/main.out 2>&1 || { cat /tmp/main.out; fail "main 1 2"; }
+guest main_1_2 "$(grep -c '=' /tmp/main.out) lines"
+
+# While a PAL is registered, nothing outside it reads its data.
+/xhv/isolation || fail "isolation check"
+
+# The seed's stress loop on every CPU at once (`./test $i`, each a quiescing
+# hypercall), with test_args loops beside it, all under the NMI storm.
+rounds=$(param xhv.pal_rounds 50)
+iters=$(param xhv.pal_iters 20)
+pal_loops() {
+    pids=
+    i=0
+    while [ "$i" -lt "$(nproc)" ]; do
+        taskset -c "$i" sh -c "n=$i; while [ \$n -lt $((rounds * 2)) ]; do
+            /xhv/test \$n >/dev/null || exit 1; n=\$((n + $(nproc))); done" &
+        pids="$pids $!"
+        taskset -c "$i" /xhv/test_args 7 "$iters" "$((i + 1))" >/tmp/ta$i.out 2>&1 &
+        pids="$pids $!"
+        i=$((i + 1))
+    done
+    rc=0
+    for pid in $pids; do
+        wait "$pid" || rc=1
+    done
+    return $rc
+}
+with_nmi_storm pal_loops; rc=$?
+for f in /tmp/ta[0-9]*.out; do
+    tail -n 1 "$f" | grep -qx 'Test pass' || { cat "$f"; fail "a test_args loop failed"; }
+done
+[ "$rc" = 0 ] || fail "a test or test_args loop failed"
+guest pal_loops "$rounds test calls and $iters test_args iterations per CPU"
+
+# Random hypercalls, from this CPU's user mode, then pal_demo once more.
+calls=$(param xhv.fuzz_calls 10000)
+/xhv/hcfuzz "$calls" "$(param xhv.nmi_seed 1)" || fail "hcfuzz"
+/xhv/test_args 7 7 7 >/tmp/ta.out 2>&1
+tail -n 1 /tmp/ta.out | grep -qx 'Test pass' || { cat /tmp/ta.out; fail "test_args after fuzzing"; }
+guest test_args_after_fuzz pass
+
+check_cpus_alive
+echo "XHV-RESULT: PASS pal_demo, isolation, NMI storm and fuzzing"
