@@ -243,6 +243,27 @@ def summarize(cell, result, passed, reason, guest):
     return summary
 
 
+def failure_is_a_finding(summary, reason):
+    """Whether a failed run failed in the protocol, not before it: the guest
+    reached init (and, under a hypervisor, its banner was there)."""
+    if summary["guest_uptime_at_init"] is None:
+        return False
+    return not reason.startswith(("no hypervisor banner", "the guest never reported"))
+
+
+def expected_failure(passed, reason, summary, result):
+    """--expect-failure: the planted bug must show as a failed cell."""
+    if passed:
+        print("FAIL: the cell passed, but this build carries a planted bug it must catch")
+        return 1
+    if not failure_is_a_finding(summary, reason):
+        print("FAIL: the cell failed before its checks could see the planted bug: %s" % reason)
+        print("--- last 40 lines of COM2 ---\n%s" % xhv_run.tail(result["com2"]))
+        return 1
+    print("PASS: the planted bug was detected: %s" % reason)
+    return 0
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     xhv_run.add_arguments(ap)
@@ -250,6 +271,9 @@ def main():
     ap.add_argument("--hv", required=True, help="x86, x86_64 or none")
     ap.add_argument("--guest", required=True)
     ap.add_argument("--pal", required=True)
+    ap.add_argument("--expect-failure", action="store_true",
+                    help="pass only if the guest booted and the cell then failed: proves the "
+                         "checks see a bug planted in this build")
     args = ap.parse_args()
     cell = {"cell": args.cell, "hv": args.hv, "guest": args.guest, "pal": args.pal}
     args.needs_vmx = args.hv != "none"
@@ -272,6 +296,8 @@ def main():
         "PASS" if passed else "FAIL", args.cell, reason, result["emulator"],
         summary["guest_uptime_at_init"], result["wall_seconds"]))
     print("replay: %s" % " ".join("%s=%s" % kv for kv in sorted(result["replay"].items())))
+    if args.expect_failure:
+        return expected_failure(passed, reason, summary, result)
     if not passed:
         print("--- last 40 lines of COM1 ---\n%s" % xhv_run.tail(result["com1"], hv_log=True))
         print("--- last 40 lines of COM2 ---\n%s" % xhv_run.tail(result["com2"]))

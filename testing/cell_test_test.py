@@ -43,6 +43,75 @@ HV_CELL = {"cell": "c", "hv": "x86_64", "guest": "x86_64", "pal": "none"}
 BARE_CELL = {"cell": "b", "hv": "none", "guest": "x86_64", "pal": "none"}
 
 
+NMI_STORM = """\
+XHV-GUEST: nmi_window=open
+XHV-GUEST: nmi_device_sent=20 20
+XHV-GUEST: nmi_window=closed
+XHV-GUEST: nmi_sysrq_triggers=20
+XHV-GUEST: nmi_before= 0 0
+XHV-GUEST: nmi_after= 30 30
+"""
+
+HV_NMIS = """\
+nmi: cpu=0 guest=30 injected=30 merged=0 owed=0 parks=10
+nmi: cpu=1 guest=30 injected=30 merged=0 owed=0 parks=12
+"""
+
+
+class NmiAccountingTest(unittest.TestCase):
+
+    def setUp(self):
+        self.tmp = tempfile.mkdtemp(dir=os.environ.get("TEST_TMPDIR"))
+
+    def judge(self, com1, com2, runner_nmis=0):
+        result = run_result(self.tmp, com1, com2)
+        result["runner_nmis"] = runner_nmis
+        return cell_test.judge(HV_CELL, result)
+
+    def test_sysrq_trigger_i_runs_on_cpu_i_mod_n_and_hits_the_others(self):
+        self.assertEqual(cell_test.expected_nmis(2, 20, 0), [10, 10])
+        self.assertEqual(cell_test.expected_nmis(3, 3, 0), [2, 2, 2])
+
+    def test_runner_nmis_reach_cpu0_and_device_nmis_their_target(self):
+        self.assertEqual(cell_test.expected_nmis(2, 20, 6, [20, 20]), [36, 30])
+
+    def test_exact_counts_pass(self):
+        passed, reason, _ = self.judge(HV_LOG + HV_NMIS, NMI_STORM + GUEST_OK)
+        self.assertTrue(passed, reason)
+
+    def test_a_lost_guest_nmi_fails(self):
+        lost = NMI_STORM.replace("nmi_after= 30 30", "nmi_after= 30 29")
+        passed, reason, _ = self.judge(HV_LOG + HV_NMIS, lost + GUEST_OK)
+        self.assertFalse(passed)
+        self.assertIn("counted [30, 29] NMIs, but were sent [30, 30]", reason)
+
+    def test_a_spurious_guest_nmi_fails(self):
+        extra = NMI_STORM.replace("nmi_after= 30 30", "nmi_after= 31 30")
+        passed, reason, _ = self.judge(HV_LOG + HV_NMIS, extra + GUEST_OK)
+        self.assertFalse(passed)
+
+    def test_hypervisor_injections_must_match_the_guest_total(self):
+        skewed = HV_NMIS.replace("cpu=1 guest=30 injected=30", "cpu=1 guest=31 injected=31")
+        passed, reason, _ = self.judge(HV_LOG + skewed, NMI_STORM + GUEST_OK)
+        self.assertFalse(passed)
+        self.assertIn("injected [30, 31]", reason)
+
+
+class ExpectFailureTest(unittest.TestCase):
+
+    def test_a_protocol_failure_after_boot_is_a_finding(self):
+        summary = {"guest_uptime_at_init": 9.5}
+        self.assertTrue(cell_test.failure_is_a_finding(summary, "timed out after 600 s"))
+        self.assertTrue(cell_test.failure_is_a_finding(
+            summary, "the guest's CPUs counted [1, 2] NMIs, but were sent [1, 3]"))
+
+    def test_a_guest_that_never_booted_proves_nothing(self):
+        self.assertFalse(cell_test.failure_is_a_finding({"guest_uptime_at_init": None},
+                                                        "timed out after 600 s"))
+        self.assertFalse(cell_test.failure_is_a_finding({"guest_uptime_at_init": 9.5},
+                                                        "no hypervisor banner on COM1"))
+
+
 class JudgeTest(unittest.TestCase):
 
     def setUp(self):

@@ -87,6 +87,7 @@ struct pal_extra {
 struct pal_run {
   int32_t pal; /* registry id, -1 when this CPU runs no PAL */
   uint64_t regular_cr3;
+  uint64_t regular_pdptes[4]; /* PAE: what the CPU had cached for regular_cr3 */
   uint32_t exception_bitmap;
 };
 
@@ -499,15 +500,13 @@ static void marshal_to_regs(const struct marshal_regs *m, struct cpu_regs *regs)
 #endif
 }
 
-/* In PAE mode the CPU takes the PDPTEs from the VMCS: load them for cr3. */
-static void load_pdptes(enum gpt_mode mode, uint64_t cr3, const struct tv_mem *mem) {
+/* In PAE mode the CPU takes the PDPTEs from the VMCS: load the PAL's for its cr3. */
+static void load_pal_pdptes(enum gpt_mode mode, uint64_t cr3) {
   if (mode != GPT_MODE_PAE) {
     return;
   }
   uint64_t pdpte[4] = {0, 0, 0, 0};
-  if (!mem->read(mem->ctx, cr3 & 0xFFFFFFE0ULL, pdpte, sizeof(pdpte))) {
-    log_printf("trustvisor: cannot read the PDPTEs at 0x%llx\n", (unsigned long long)cr3);
-  }
+  pal_phys_read(0, cr3 & 0xFFFFFFE0ULL, pdpte, sizeof(pdpte));
   guest_set_pdptes(pdpte);
 }
 
@@ -567,13 +566,16 @@ static bool pal_enter(struct cpu *cpu, struct cpu_regs *regs, struct reg_pal *pa
   run->pal = (int32_t)pal->id;
   run->regular_cr3 = guest_reg(GUEST_REG_CR3);
   run->exception_bitmap = guest_exception_bitmap();
+  if (x->mode == GPT_MODE_PAE) {
+    guest_pdptes(run->regular_pdptes);
+  }
   marshal_to_regs(&m, regs);
   /* Nothing of the regular guest runs until the PAL returns: no interrupts, no NMIs. */
   guest_nmi_hold(cpu, true);
   guest_set_reg(GUEST_REG_RFLAGS, guest_reg(GUEST_REG_RFLAGS) & ~(RFLAGS_IF | RFLAGS_TF));
   guest_set_exception_bitmap(ALL_EXCEPTIONS);
   guest_set_reg(GUEST_REG_CR3, pal->pal_cr3);
-  load_pdptes(x->mode, pal->pal_cr3, &pal_phys);
+  load_pal_pdptes(x->mode, pal->pal_cr3);
   guest_set_eptp(x->eptp);
   tv.entries++;
   return true;
@@ -586,7 +588,9 @@ static void pal_leave(struct cpu *cpu, struct cpu_regs *regs, uint32_t error) {
   struct pal_extra *x = &tv.extra[pal->id];
   guest_set_eptp(guest_regular_eptp());
   guest_set_reg(GUEST_REG_CR3, run->regular_cr3);
-  load_pdptes(x->mode, run->regular_cr3, &regular_phys);
+  if (x->mode == GPT_MODE_PAE) {
+    guest_set_pdptes(run->regular_pdptes);
+  }
   guest_set_exception_bitmap(run->exception_bitmap);
   struct gpt_ctx regular, palg;
   regular_gpt(&regular, run->regular_cr3);

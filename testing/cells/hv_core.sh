@@ -6,17 +6,7 @@
 # (memory map vs. the hypervisor's log, NMIs sent vs. counted).
 . /xhv/lib.sh
 
-# The kernel command line names where the hypervisor image lives.
-image=$(param xhv.hv_image "")
-[ -n "$image" ] || fail "no xhv.hv_image= on the kernel command line"
-
-# The image starts with its multiboot header, magic 0x1BADB002. Reading it
-# from the guest must not give the hypervisor's bytes back.
-value=$(devmem "$image" 32) || fail "devmem $image failed"
-echo "XHV-GUEST: devmem_hv_image=$image:$value"
-case $value in
-0x1BADB002 | 0x1badb002) fail "the guest read hypervisor memory at $image" ;;
-esac
+probe_hv_image
 
 # A real guest program: the hypervisor's CPUID leaf carries its signature,
 # and an unknown hypercall (VMCALL from user mode) returns an error, -1,

@@ -81,3 +81,16 @@ check_cpus_alive() {
     done
     guest cpus_alive "$cpus"
 }
+
+# The kernel command line names where the hypervisor image lives. It starts
+# with its multiboot header, magic 0x1BADB002: reading it from the guest
+# must not give the hypervisor's bytes back.
+probe_hv_image() {
+    image=$(param xhv.hv_image "")
+    [ -n "$image" ] || fail "no xhv.hv_image= on the kernel command line"
+    value=$(devmem "$image" 32) || fail "devmem $image failed"
+    guest devmem_hv_image "$image:$value"
+    case $value in
+    0x1BADB002 | 0x1badb002) fail "the guest read hypervisor memory at $image" ;;
+    esac
+}

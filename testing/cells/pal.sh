@@ -5,6 +5,7 @@
 # the isolation check, and hypercall fuzzing; pal_demo must still pass after.
 . /xhv/lib.sh
 
+probe_hv_image
 /xhv/hvcheck || exit 0
 
 # The CI command of the reference: every PAL function, 7 iterations, seed 7.
@@ -13,6 +14,9 @@ tail -n 1 /tmp/ta.out | grep -qx 'Test pass' || { cat /tmp/ta.out; fail "test_ar
 guest test_args_7_7_7 pass
 /xhv/main 1 2 >/tmp/main.out 2>&1 || { cat /tmp/main.out; fail "main 1 2"; }
 guest main_1_2 "$(grep -c '=' /tmp/main.out) lines"
+
+# What PAL operations cost beside plain hypercalls (//testing:bench).
+/xhv/palbench 21 | grep '^XHV-GUEST: bench_' || fail "palbench"
 
 # While a PAL is registered, nothing outside it reads its data.
 /xhv/isolation || fail "isolation check"

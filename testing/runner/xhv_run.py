@@ -124,8 +124,8 @@ class Run:
             "vgaromimage: file=%s" % BOCHS_VGABIOS,
             # Headless: rfb never waits for a viewer (Debian's build lacks nogui).
             'display_library: rfb, options="timeout=0"',
-            "cpu: model=%s, count=%d, ips=%d, reset_on_triple_fault=0, ignore_bad_msrs=1"
-            % (model, a.smp, BOCHS_IPS),
+            "cpu: model=%s, count=%d, quantum=%d, ips=%d, reset_on_triple_fault=0, "
+            "ignore_bad_msrs=1" % (model, a.smp, a.bochs_quantum, BOCHS_IPS),
             "clock: sync=none, time0=%d" % a.bochs_time0,
             "boot: disk",
             "com1: enabled=1, mode=file, dev=%s" % self.com1,
@@ -154,6 +154,7 @@ class Run:
         with open(cont, "w") as f:
             f.write("c\n")
         self.replay = {"emulator": "bochs", "cpu_model": model, "smp": a.smp,
+                       "quantum": a.bochs_quantum,
                        "mem_mib": a.mem_mib, "ips": BOCHS_IPS, "clock": "sync=none",
                        "time0": a.bochs_time0}
         # The internal debugger always stops first; -rc continues, and EOF on
@@ -384,6 +385,9 @@ def add_arguments(ap):
     ap.add_argument("--mem-mib", type=int, default=1024)
     ap.add_argument("--timeout", type=float, default=300, help="wall-clock seconds")
     ap.add_argument("--bochs-cpu-model", default=None)
+    ap.add_argument("--bochs-quantum", type=int, default=16,
+                    help="instructions each emulated CPU runs before the next one's turn "
+                         "(Bochs' default 16; 1 interleaves CPUs most finely)")
     ap.add_argument("--bochs-time0", type=int, default=1700000000,
                     help="Bochs' emulated wall clock at power-on (part of the replay settings)")
     ap.add_argument("--qemu-cpu", default=None)

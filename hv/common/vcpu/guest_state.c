@@ -83,6 +83,13 @@ bool guest_code_64bit(void) {
 
 uint32_t guest_cpl(void) { return SS_AR_DPL(vmcs_read32(VMCS_GUEST_SS_ACCESS_RIGHTS)); }
 
+void guest_pdptes(uint64_t pdpte[4]) {
+  pdpte[0] = vmcs_read64(VMCS_GUEST_PDPTE0);
+  pdpte[1] = vmcs_read64(VMCS_GUEST_PDPTE1);
+  pdpte[2] = vmcs_read64(VMCS_GUEST_PDPTE2);
+  pdpte[3] = vmcs_read64(VMCS_GUEST_PDPTE3);
+}
+
 void guest_set_pdptes(const uint64_t pdpte[4]) {
   vmcs_write64(VMCS_GUEST_PDPTE0, pdpte[0]);
   vmcs_write64(VMCS_GUEST_PDPTE1, pdpte[1]);

@@ -45,7 +45,8 @@ enum guest_paging guest_paging_mode(void);
 bool guest_code_64bit(void);
 /* The current privilege level (SS.DPL). */
 uint32_t guest_cpl(void);
-/* Loads the PDPTEs the CPU uses in PAE mode (VMX keeps them in the VMCS). */
+/* The PDPTEs the CPU uses in PAE mode (VMX keeps them in the VMCS), and loading them. */
+void guest_pdptes(uint64_t pdpte[4]);
 void guest_set_pdptes(const uint64_t pdpte[4]);
 
 /* Exceptions that exit instead of reaching the guest's IDT (bit n = vector n). */
