@@ -15,9 +15,6 @@ import sys
 
 from tools import xhvlog
 
-COLORS = ["\x1b[32m", "\x1b[36m", "\x1b[33m", "\x1b[35m", "\x1b[34m", "\x1b[31m",
-          "\x1b[92m", "\x1b[96m"]
-RESET = "\x1b[0m"
 TERMINAL_CONTROL = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
 
 
@@ -38,7 +35,7 @@ def main():
         if cpu is None:
             print(text)
         elif color:
-            print("%scpu%d| %s%s" % (COLORS[cpu % len(COLORS)], cpu, text, RESET))
+            print(xhvlog.colour(cpu, text))
         else:
             print("cpu%d| %s" % (cpu, text))
     return 0

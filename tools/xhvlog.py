@@ -73,3 +73,16 @@ def decode_file(path):
             return decode(f.read())
     except OSError:
         return []
+
+
+# One colour per CPU on a terminal (logdecode, the demo).
+COLOURS = ["\x1b[32m", "\x1b[36m", "\x1b[33m", "\x1b[35m", "\x1b[34m", "\x1b[31m",
+           "\x1b[92m", "\x1b[96m"]
+RESET = "\x1b[0m"
+
+
+def colour(cpu, text):
+    """`cpuN| text` in CPU N's colour; text as it is for lines of no CPU."""
+    if cpu is None:
+        return text
+    return "%scpu%d| %s%s" % (COLOURS[cpu % len(COLOURS)], cpu, text, RESET)

@@ -5,7 +5,9 @@
  *   plain        ten register adds (the yardstick of plain instructions)
  *   cpuid        CPUID, which always exits
  *   vmcall_nop   the core's non-quiescing hypercall (one exit, nothing else)
- *   vmcall_test  TV_HC_TEST: an exit that quiesces every other CPU
+ *   vmcall_quiesce  a hypercall no hypapp knows: the core quiesces every
+ *                other CPU around it, then answers -1 (TV_HC_TEST would
+ *                also write a log line, which costs more than the rest)
  *   pal_register TV_HC_REG of a 4-page PAL (pages mapped once, beforehand)
  *   pal_call     one call of my_pal: entry and exit through the EPT
  *   pal_unregister TV_HC_UNREG (scrubs DATA, STACK and PARAM)
@@ -22,6 +24,7 @@
 
 #define PAGE_BYTES 4096U
 #define XHV_HC_NOP 0x58480000U
+#define UNKNOWN_HYPERCALL 0x7FFF0001U
 #define MAX_RUNS 1001
 
 static inline uint64_t tsc(void) {
@@ -82,10 +85,10 @@ int main(int argc, char **argv) {
   report("vmcall_nop", t, n);
   for (int i = 0; i < n; i++) {
     uint64_t t0 = tsc();
-    tv_vmcall(TV_HC_TEST, (uintptr_t)i, 0, 0, 0);
+    tv_vmcall(UNKNOWN_HYPERCALL, 0, 0, 0, 0);
     t[i] = tsc() - t0;
   }
-  report("vmcall_test", t, n);
+  report("vmcall_quiesce", t, n);
 
   /* One PAL's pages, registered and unregistered n times. */
   void *code = page(), *data = page(), *stack = page(), *param = page();

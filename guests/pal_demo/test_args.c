@@ -166,6 +166,8 @@ static bool parse_number(const char *s, uint64_t max, uint64_t *out) {
 
 int main(int argc, char **argv) {
   uint64_t funcs, iters, seed;
+  /* Unbuffered: when output goes to a file, a crash must not swallow the progress so far. */
+  setvbuf(stdout, NULL, _IONBF, 0);
   if (argc != 4 || !parse_number(argv[1], ALL_TESTS, &funcs) ||
       !parse_number(argv[2], 0xFFFFFFFFU, &iters) || !parse_number(argv[3], 0xFFFFFFFFU, &seed)) {
     printf(

@@ -542,6 +542,8 @@ static bool pal_enter(struct cpu *cpu, struct cpu_regs *regs, struct reg_pal *pa
   if (!(guest_reg(GUEST_REG_RFLAGS) & RFLAGS_IF) ||
       reg_pal_claim(pal, (int32_t)cpu->index) != REG_OK) {
     /* Running on another CPU (another thread of the process): the call fails. */
+    log_printf("trustvisor: CPU %u: PAL %u is busy on CPU %d: the call returns 0x%x\n",
+               cpu->index, pal->id, pal->running_cpu, TV_ERR_BUSY);
     return return_to_caller(regs, TV_ERR_BUSY);
   }
   struct gpt_ctx regular, palg;

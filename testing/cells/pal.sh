@@ -44,7 +44,11 @@ pal_loops() {
 }
 with_nmi_storm pal_loops; rc=$?
 for f in /tmp/ta[0-9]*.out; do
-    tail -n 1 "$f" | grep -qx 'Test pass' || { cat "$f"; fail "a test_args loop failed"; }
+    tail -n 1 "$f" | grep -qx 'Test pass' || {
+        cat "$f"
+        dmesg | grep -i -e segfault -e 'trap ' | tail -n 5
+        fail "a test_args loop failed"
+    }
 done
 [ "$rc" = 0 ] || fail "a test or test_args loop failed"
 guest pal_loops "$rounds test calls and $iters test_args iterations per CPU"

@@ -287,13 +287,15 @@ class NmiInjector:
             self.qmp.close()
 
 
-def watch(proc, com1, start, args, injector=None):
+def watch(proc, com1, start, args, injector=None, on_poll=None):
     """Waits for the emulator to exit. Returns (timed_out, fatal COM1 line or None)."""
     offset = 0
     decoder = xhvlog.Decoder()
     while True:
         if injector:
             injector.poll()
+        if on_poll:
+            on_poll(time.monotonic() - start)
         try:
             proc.wait(timeout=0.05 if injector and injector.state == "open" else 0.5)
             return False, None
@@ -315,8 +317,12 @@ def watch(proc, com1, start, args, injector=None):
             return True, None
 
 
-def execute(args, out_dir):
-    """Runs the emulator to power-off or timeout. Returns the result dict."""
+def execute(args, out_dir, on_poll=None):
+    """Runs the emulator to power-off or timeout. Returns the result dict.
+
+    on_poll(elapsed seconds), if given, is called about twice a second while
+    the emulator runs (the demo shows the serial logs live from it).
+    """
     for disk in args.disk:
         if not os.path.isfile(disk):
             raise RunnerError("disk image %s does not exist" % disk)
@@ -345,7 +351,7 @@ def execute(args, out_dir):
             if run.qmp_port and args.runner_nmis > 0:
                 injector = NmiInjector(run.qmp_port, run.com2, args.runner_nmis,
                                        args.runner_nmi_interval)
-            timed_out, stopped_on = watch(proc, run.com1, start, args, injector)
+            timed_out, stopped_on = watch(proc, run.com1, start, args, injector, on_poll)
             if injector:
                 injector.close()
             if timed_out or stopped_on:

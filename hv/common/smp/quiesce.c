@@ -45,8 +45,11 @@ void quiesce_end(struct cpu *self) {
   }
 #else
   /*
-   * The seed's ordering, kept only to prove the tests see its deadlock
-   * (build setting //hv/common/smp:legacy_quiesce_order). Never the default.
+   * The seed's protocol, kept only to prove the tests see its bug (build
+   * setting //hv/common/smp:legacy_quiesce_order): the resume signal goes up
+   * before the flag comes down, and parked CPUs spin with NMIs blocked, so
+   * an NMI latched during the park re-parks its CPU while the flag is still
+   * up. Never the default.
    */
   store(&q.resume, 1U);
   while (load(&q.resumed) != others) {
@@ -72,9 +75,12 @@ bool quiesce_nmi(struct cpu *self) {
    * quiescer's own when a guest NMI made us park) is taken at once, nested,
    * and counted as the guest's, since quiesced is already ours. Parking
    * with NMIs blocked would leave it latched, to merge with the next
-   * round's NMI and vanish.
+   * round's NMI and vanish. (The legacy build parks with NMIs blocked, as
+   * the seed's protocol did.)
    */
+#ifndef XHV_QUIESCE_LEGACY_ORDER
   cpu_nmi_unblock();
+#endif
   self->quiesce_parks++;
   __atomic_add_fetch(&q.parked, 1U, __ATOMIC_ACQ_REL);
   while (!load(&q.resume)) {

@@ -322,6 +322,11 @@ static enum vmexit_action vmexit_io(struct cpu *cpu, struct cpu_regs *regs,
   if (size >= 2U && (value & PM1_SLP_EN)) {
     log_printf("vmx: CPU %u: guest enters ACPI sleep (PM1 control 0x%04x <- 0x%04x)\n",
                cpu->index, port, value);
+    if (xhv_hypapp.shutdown) {
+      quiesce_begin(cpu);
+      xhv_hypapp.shutdown(cpu);
+      quiesce_end(cpu);
+    }
     print_exit_counts();
     log_flush();
   }

@@ -60,7 +60,11 @@ struct hypapp {
    */
   bool (*exception)(struct cpu *cpu, struct cpu_regs *regs, uint32_t vector, uint32_t error_code);
 
-  /* The guest powers the machine off. Others NOT quiesced. May be null. */
+  /*
+   * The guest powers the machine off (ACPI sleep), on the CPU that asked,
+   * before the hypervisor lets it happen. Every other CPU IS quiesced.
+   * May be null.
+   */
   void (*shutdown)(struct cpu *cpu);
 };
 
