@@ -1,11 +1,18 @@
 #!/usr/bin/env python3
 # SPDX-License-Identifier: Apache-2.0
-"""Boot overhead of the hypervisor, from the matrix run's own results.
+"""The benchmark table, from one matrix run's own results.
 
-For every hypervisor cell: the guest's uptime when init starts under the
-hypervisor, divided by the same figure of the bare baseline cell (same
-guest, same emulator, same matrix run); the wall-time ratio; and the VM
-exits per reason the hypervisor counted on the way. Run the matrix first:
+Every figure is a ratio of two things measured side by side in the same run:
+  - boot overhead: each hypervisor cell's guest uptime when init starts,
+    over the bare baseline cell's (same guest, same emulator);
+  - round trips in guest TSC ticks (medians of self-calibrated loops in the
+    guest, hvcheck bench and palbench): CPUID and the core's non-quiescing
+    VMCALL against ten plain register adds, a quiescing hypercall against
+    that VMCALL (hvcheck bench); PAL register, call and unregister against
+    one VMCALL timed the same way as they are (palbench);
+  - the matrix wall time: first cell started to last cell ended, against
+    the sum of the cells' walls (how much the cells ran side by side).
+Run the matrix first:
   ./bazelw test //testing:matrix && ./bazelw run //testing:bench
 """
 
@@ -16,7 +23,20 @@ from testing.results import load_results, testlogs_dir
 
 
 def ratio(a, b):
-    return "%.3f" % (a / b) if a is not None and b else "-"
+    return "%.2f" % (a / b) if a is not None and b else "-"
+
+
+def ticks(r, name):
+    value = (r.get("guest_report") or {}).get("bench_%s_ticks" % name)
+    return int(value) if value is not None else None
+
+
+def arch(a):
+    return {"x86": "x86", "x86_64": "x64", "none": "-"}[a]
+
+
+def label(r):
+    return "xhv %s / Debian %s / pal_demo %s" % (arch(r["hv"]), arch(r["guest"]), arch(r["pal"]))
 
 
 def main():
@@ -25,30 +45,42 @@ def main():
     args = ap.parse_args()
     results = list(load_results(testlogs_dir(args.testlogs)))
     bare = {(r["guest"], r["emulator"]): r for r in results if r["hv"] == "none" and r["passed"]}
-    cells = [r for r in results if r["hv"] != "none"]
+    cells = sorted((r for r in results if r["hv"] != "none" and r["passed"]),
+                   key=lambda r: (r["pal"] != "none", r["hv"], r["guest"], r["pal"]))
     if not cells:
-        sys.stderr.write("bench: no hypervisor cell results; run ./bazelw test //testing:matrix\n")
+        sys.stderr.write("bench: no passing hypervisor cell; run ./bazelw test //testing:matrix\n")
         return 1
 
-    print("Boot overhead (guest uptime at init and wall time, hypervisor / bare baseline)")
-    print("| cell | emulator | uptime hv (s) | uptime bare (s) | uptime ratio | wall ratio |")
-    print("|---|---|---|---|---|---|")
-    for r in sorted(cells, key=lambda r: r["cell"]):
+    print("| cell | emulator | boot (uptime at init) hv/bare | CPUID/plain | VMCALL/plain "
+          "| quiesce/VMCALL | PAL register/VMCALL | PAL call/VMCALL | PAL unregister/VMCALL |")
+    print("|---|---|---|---|---|---|---|---|---|")
+    for r in cells:
         base = bare.get((r["guest"], r["emulator"]))
-        print("| %s | %s | %s | %s | %s | %s |" % (
-            r["cell"], r["emulator"], r["guest_uptime_at_init"],
-            base["guest_uptime_at_init"] if base else "-",
+        plain, vmcall = ticks(r, "plain"), ticks(r, "vmcall_nop")
+        quiesce = ticks(r, "vmcall_quiesce")
+        print("| %s | %s | %s | %s | %s | %s | %s | %s | %s |" % (
+            label(r), r["emulator"],
             ratio(r["guest_uptime_at_init"], base and base["guest_uptime_at_init"]),
-            ratio(r["wall_seconds"], base and base["wall_seconds"])))
+            ratio(ticks(r, "cpuid"), plain), ratio(vmcall, plain), ratio(quiesce, vmcall),
+            ratio(ticks(r, "pal_register"), ticks(r, "pal_vmcall")),
+            ratio(ticks(r, "pal_call"), ticks(r, "pal_vmcall")),
+            ratio(ticks(r, "pal_unregister"), ticks(r, "pal_vmcall"))))
     print()
-    print("VM exits per reason (all CPUs)")
-    for r in sorted(cells, key=lambda r: r["cell"]):
-        counts = r.get("exit_counts") or {}
-        total = sum(sum(per_cpu.values()) for per_cpu in counts.values())
-        parts = ", ".join("%s %d" % (name, sum(per_cpu.values()))
-                          for name, per_cpu in sorted(counts.items(),
-                                                      key=lambda kv: -sum(kv[1].values())))
-        print("  %s: %d exits: %s" % (r["cell"], total, parts or "none recorded"))
+    print("Raw figures (guest TSC ticks per operation; uptime in s):")
+    for r in cells:
+        report = r.get("guest_report") or {}
+        figures = ", ".join("%s %s" % (k[len("bench_"):-len("_ticks")], v)
+                            for k, v in sorted(report.items())
+                            if k.startswith("bench_") and k.endswith("_ticks"))
+        print("  %s: uptime %s, %s" % (label(r), r["guest_uptime_at_init"], figures or "-"))
+    timed = [r for r in results if r.get("started_at")]
+    if timed:
+        start = min(r["started_at"] for r in timed)
+        end = max(r["started_at"] + r["wall_seconds"] for r in timed)
+        total = sum(r["wall_seconds"] for r in timed)
+        print()
+        print("Matrix wall time: %.0f s for %d cells (%.0f s of cell time, %.2f cells at once)"
+              % (end - start, len(timed), total, total / (end - start)))
     return 0
 
 

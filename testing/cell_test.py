@@ -193,7 +193,10 @@ def judge(cell, result):
         if panic:
             return False, "hypervisor fault on COM1: %s" % panic.strip(), guest
     if result.get("stopped_on"):
-        return False, "the hypervisor stopped: %s" % result["stopped_on"], guest
+        stopped = result["stopped_on"]
+        if stopped.startswith("guest: "):
+            return False, "the guest hung or died: %s" % stopped[len("guest: "):], guest
+        return False, "the hypervisor stopped: %s" % stopped, guest
     if result["timed_out"]:
         last = verdicts[-1] if verdicts else None
         return False, "timed out after %.0f s (last guest verdict: %s)" % (
@@ -231,6 +234,7 @@ def summarize(cell, result, passed, reason, guest):
         else None,
         "cpus_online": guest.get("cpus_online"),
         "wall_seconds": result["wall_seconds"],
+        "started_at": result.get("started_at"),
         "timed_out": result["timed_out"],
         "replay": result["replay"],
         "guest_report": guest,

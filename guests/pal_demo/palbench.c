@@ -1,15 +1,12 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
  * palbench N: what PAL operations cost, in guest TSC ticks, beside the
- * hypercalls they are made of. Each figure is the median of N runs:
- *   plain        ten register adds (the yardstick of plain instructions)
- *   cpuid        CPUID, which always exits
- *   vmcall_nop   the core's non-quiescing hypercall (one exit, nothing else)
- *   vmcall_quiesce  a hypercall no hypapp knows: the core quiesces every
- *                other CPU around it, then answers -1 (TV_HC_TEST would
- *                also write a log line, which costs more than the rest)
- *   pal_register TV_HC_REG of a 4-page PAL (pages mapped once, beforehand)
- *   pal_call     one call of my_pal: entry and exit through the EPT
+ * hypercall they are made of. Each figure is the median of N single
+ * operations timed the same way (RDTSC fenced on both sides; hvcheck bench
+ * times CPUID and hypercalls in self-calibrated loops instead):
+ *   pal_vmcall     the core's non-quiescing hypercall: one exit, nothing else
+ *   pal_register   TV_HC_REG of a 4-page PAL (pages mapped once, beforehand)
+ *   pal_call       one call of my_pal: entry and exit through the EPT
  *   pal_unregister TV_HC_UNREG (scrubs DATA, STACK and PARAM)
  * Prints XHV-GUEST: bench_<name>_ticks=<median> lines.
  */
@@ -24,7 +21,6 @@
 
 #define PAGE_BYTES 4096U
 #define XHV_HC_NOP 0x58480000U
-#define UNKNOWN_HYPERCALL 0x7FFF0001U
 #define MAX_RUNS 1001
 
 static inline uint64_t tsc(void) {
@@ -62,33 +58,12 @@ int main(int argc, char **argv) {
   }
   tv_require_present();
   static uint64_t t[MAX_RUNS];
-  uint32_t r[4];
-  unsigned acc = 0;
-
-  for (int i = 0; i < n; i++) {
-    uint64_t t0 = tsc();
-    __asm__ volatile(".rept 10\n\tadd $1, %0\n\t.endr" : "+r"(acc));
-    t[i] = tsc() - t0;
-  }
-  report("plain", t, n);
-  for (int i = 0; i < n; i++) {
-    uint64_t t0 = tsc();
-    tv_cpuid(0, r);
-    t[i] = tsc() - t0;
-  }
-  report("cpuid", t, n);
   for (int i = 0; i < n; i++) {
     uint64_t t0 = tsc();
     tv_vmcall(XHV_HC_NOP, 0, 0, 0, 0);
     t[i] = tsc() - t0;
   }
-  report("vmcall_nop", t, n);
-  for (int i = 0; i < n; i++) {
-    uint64_t t0 = tsc();
-    tv_vmcall(UNKNOWN_HYPERCALL, 0, 0, 0, 0);
-    t[i] = tsc() - t0;
-  }
-  report("vmcall_quiesce", t, n);
+  report("pal_vmcall", t, n);
 
   /* One PAL's pages, registered and unregistered n times. */
   void *code = page(), *data = page(), *stack = page(), *param = page();

@@ -15,7 +15,8 @@ guest test_args_7_7_7 pass
 /xhv/main 1 2 >/tmp/main.out 2>&1 || { cat /tmp/main.out; fail "main 1 2"; }
 guest main_1_2 "$(grep -c '=' /tmp/main.out) lines"
 
-# What PAL operations cost beside plain hypercalls (//testing:bench).
+# What hypercalls and PAL operations cost (//testing:bench).
+/xhv/hvcheck bench 21 | grep '^XHV-GUEST: bench_' || fail "hvcheck bench"
 /xhv/palbench 21 | grep '^XHV-GUEST: bench_' || fail "palbench"
 
 # While a PAL is registered, nothing outside it reads its data.
@@ -43,10 +44,11 @@ pal_loops() {
     return $rc
 }
 with_nmi_storm pal_loops; rc=$?
+# The kernel's word on any process that died meanwhile.
+dmesg | grep -i -e segfault -e 'trap ' -e 'general protection' | tail -n 5 | sed 's/^/XHV-GUEST: kernel_says=/'
 for f in /tmp/ta[0-9]*.out; do
     tail -n 1 "$f" | grep -qx 'Test pass' || {
         cat "$f"
-        dmesg | grep -i -e segfault -e 'trap ' | tail -n 5
         fail "a test_args loop failed"
     }
 done

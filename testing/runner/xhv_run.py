@@ -189,6 +189,10 @@ def tail(path, n=40, hv_log=False):
 # A hypervisor that prints one of these has stopped for good: end the run now
 # rather than at the timeout.
 FATAL_COM1 = re.compile(r"xhv: PANIC")
+# Nor does a guest kernel recover from these: a CPU stuck for 21 s of guest
+# time (emulated time under Bochs, so never the host's slowness), a panic.
+FATAL_COM2 = re.compile(r"rcu: INFO: rcu_\w+ detected stalls|Kernel panic - not syncing|"
+                        r"watchdog: BUG: soft lockup")
 
 # The guest's NMI window (testing/cells/lib.sh): the runner may inject NMIs
 # between these two lines on COM2.
@@ -287,10 +291,11 @@ class NmiInjector:
             self.qmp.close()
 
 
-def watch(proc, com1, start, args, injector=None, on_poll=None):
-    """Waits for the emulator to exit. Returns (timed_out, fatal COM1 line or None)."""
+def watch(proc, com1, start, args, injector=None, on_poll=None, com2=None):
+    """Waits for the emulator to exit. Returns (timed_out, fatal COM1/COM2 line or None)."""
     offset = 0
     decoder = xhvlog.Decoder()
+    com2_offset, com2_tail = 0, b""
     while True:
         if injector:
             injector.poll()
@@ -313,6 +318,21 @@ def watch(proc, com1, start, args, injector=None, on_poll=None):
                 # Let the rest of the dump reach the log before stopping.
                 time.sleep(2)
                 return False, text.strip()
+        if com2:
+            try:
+                with open(com2, "rb") as f:
+                    f.seek(com2_offset)
+                    chunk = f.read()
+            except OSError:
+                chunk = b""
+            com2_offset += len(chunk)
+            lines = (com2_tail + chunk).split(b"\n")
+            com2_tail = lines.pop()
+            for line in lines:
+                text = line.decode("utf-8", "replace")
+                if FATAL_COM2.search(text):
+                    time.sleep(5)  # the stall report names the stuck CPUs: keep it
+                    return False, "guest: " + text.strip()
         if time.monotonic() - start > args.timeout:
             return True, None
 
@@ -341,6 +361,7 @@ def execute(args, out_dir, on_poll=None):
         sys.stderr.write("xhv-run: %s\nxhv-run: replay settings: %s\n"
                          % (" ".join(shlex.quote(c) for c in cmd), replay_line))
         env = dict(os.environ)
+        started_at = time.time()
         start = time.monotonic()
         with open(run.emulator_log if emulator != "bochs" else os.path.join(out_dir, "bochs.out"),
                   "wb") as log:
@@ -351,7 +372,8 @@ def execute(args, out_dir, on_poll=None):
             if run.qmp_port and args.runner_nmis > 0:
                 injector = NmiInjector(run.qmp_port, run.com2, args.runner_nmis,
                                        args.runner_nmi_interval)
-            timed_out, stopped_on = watch(proc, run.com1, start, args, injector, on_poll)
+            timed_out, stopped_on = watch(proc, run.com1, start, args, injector, on_poll,
+                                          run.com2)
             if injector:
                 injector.close()
             if timed_out or stopped_on:
@@ -370,6 +392,7 @@ def execute(args, out_dir, on_poll=None):
         "stopped_on": stopped_on,
         "exit_code": proc.returncode,
         "wall_seconds": round(wall, 2),
+        "started_at": round(started_at, 1),
         "replay": run.replay,
         "command": cmd,
         "com1": run.com1,
