@@ -28,7 +28,8 @@ HV_EXITS = re.compile(r'^vmx-exits: cpu=(\d+) reason=(\d+) name="([^"]*)" count=
 HV_NMIS = re.compile(r"^nmi: cpu=(\d+) guest=(\d+) injected=(\d+) merged=(\d+) owed=(\d+) "
                      r"parks=(\d+)")
 HV_QUIESCE = re.compile(r"^quiesce: rounds=(\d+)")
-TV_SHUTDOWN = re.compile(r"^trustvisor: CPU \d+: shutdown: (\d+) registrations, (\d+) PAL calls")
+TV_SHUTDOWN = re.compile(r"^trustvisor: CPU \d+: shutdown: (\d+) registrations, (\d+) PAL calls, "
+                         r"(\d+) PALs scrubbed, (\d+) revoked")
 GUEST_E820 = re.compile(r"^(0x[0-9a-f]+)-(0x[0-9a-f]+) (.*)$")
 
 
@@ -137,7 +138,8 @@ def pal_figures(com1):
     for line in com1:
         m = TV_SHUTDOWN.search(line)
         if m:
-            return {"registrations": int(m.group(1)), "pal_calls": int(m.group(2))}
+            return {"registrations": int(m.group(1)), "pal_calls": int(m.group(2)),
+                    "scrubbed_at_shutdown": int(m.group(3)), "revoked": int(m.group(4))}
     return None
 
 

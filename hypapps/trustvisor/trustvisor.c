@@ -98,6 +98,7 @@ static struct {
   struct pal_run run[XHV_MAX_CPUS];
   uint32_t registrations;
   uint32_t entries;
+  uint32_t revocations;
 } tv;
 
 /* ---- pages --------------------------------------------------------------- */
@@ -274,11 +275,15 @@ static bool pal_writable(uint32_t type) {
          type == TV_PAL_SECTION_STACK;
 }
 
-/* The regular view of a lent page: the shared blank page, never executable (entry traps). */
+/*
+ * The regular view of a lent page: the shared blank page, read-only. A
+ * fetch there is a call into the PAL (or a fault); a write means the guest
+ * has taken the page back behind TrustVisor's back (its kernel freed or
+ * migrated it, even mlocked pages move under compaction): see revoke().
+ */
 static int hide_page(uint64_t gpa) {
   guest_ept_lock();
-  int rc = ept_map(guest_ept(), gpa, guest_blank_page(), TV_PAGE, EPT_READ | EPT_WRITE,
-                   MEMTYPE_WB);
+  int rc = ept_map(guest_ept(), gpa, guest_blank_page(), TV_PAGE, EPT_READ, MEMTYPE_WB);
   guest_ept_unlock();
   return rc;
 }
@@ -313,6 +318,27 @@ static void pal_destroy(struct reg_pal *pal, bool scrub) {
   pal_pages_free(&x->pages);
   registry_remove(tv.registry, pal->cr3, pal->g64, pal->entry_gva);
   guest_ept_changed();
+}
+
+/*
+ * The guest wrote to a page it lent: the page is no longer the PAL's in the
+ * guest's eyes. Keeping it hidden would alias the new owner's data with the
+ * shared blank page, so the PAL is revoked: scrubbed and its pages given
+ * back, and the write is retried on the guest's own page. A PAL running on
+ * another (parked) CPU keeps its pages until it returns; only this page is
+ * given back now.
+ */
+static void revoke(struct cpu *cpu, struct reg_pal *pal, uint64_t gpa, uint32_t page) {
+  log_printf("trustvisor: CPU %u: the guest wrote to page 0x%llx lent to PAL %u: it took the "
+             "page back, the PAL is revoked\n",
+             cpu->index, (unsigned long long)gpa, pal->id);
+  tv.revocations++;
+  if (pal->running_cpu != REG_NO_CPU) {
+    show_page(gpa & TV_PAGE_MASK, tv.extra[pal->id].memtype[page]);
+    guest_ept_changed();
+    return;
+  }
+  pal_destroy(pal, true);
 }
 
 static uint32_t lend_section_pages(struct reg_pal *pal, const struct gpt_ctx *regular,
@@ -711,10 +737,9 @@ static bool tv_ept_violation(struct cpu *cpu, struct cpu_regs *regs, uint64_t gp
   if (access == EPT_EXEC) {
     return pal_enter(cpu, regs, pal, gpa);
   }
-  /* Regular accesses read and write the blank page; only fetches exit. Defensive: */
-  log_printf("trustvisor: CPU %u: regular access %u to PAL %u page 0x%llx\n", cpu->index, access,
-             pal->id, (unsigned long long)gpa);
-  return false;
+  /* Reads see the blank page without exiting: this is a write. */
+  revoke(cpu, pal, gpa, page);
+  return true;
 }
 
 static bool tv_exception(struct cpu *cpu, struct cpu_regs *regs, uint32_t vector,
@@ -740,8 +765,9 @@ static void tv_shutdown(struct cpu *cpu) {
       left++;
     }
   }
-  log_printf("trustvisor: CPU %u: shutdown: %u registrations, %u PAL calls, %u PALs scrubbed\n",
-             cpu->index, tv.registrations, tv.entries, left);
+  log_printf("trustvisor: CPU %u: shutdown: %u registrations, %u PAL calls, %u PALs scrubbed, "
+             "%u revoked\n",
+             cpu->index, tv.registrations, tv.entries, left, tv.revocations);
 }
 
 const struct hypapp xhv_hypapp = {

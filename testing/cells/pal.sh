@@ -5,6 +5,11 @@
 # the isolation check, and hypercall fuzzing; pal_demo must still pass after.
 . /xhv/lib.sh
 
+# A PAL's pages must stay where they were registered. mlock keeps them in
+# memory, but compaction still migrates mlocked pages unless told not to;
+# TrustVisor revokes a PAL whose page the guest reuses (its log says so).
+sysctl -q -w vm.compact_unevictable_allowed=0 || fail "cannot keep mlocked pages in place"
+
 probe_hv_image
 /xhv/hvcheck || exit 0
 
