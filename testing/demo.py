@@ -63,12 +63,7 @@ class LiveLogs:
 
     def poll(self, elapsed):
         for path, source, decoder in self.files:
-            try:
-                with open(path, "rb") as f:
-                    f.seek(self.offsets[path])
-                    chunk = f.read()
-            except OSError:
-                continue
+            chunk = xhv_run.read_from(path, self.offsets[path])
             self.offsets[path] += len(chunk)
             if decoder:
                 for cpu, text in decoder.feed(chunk):

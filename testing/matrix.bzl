@@ -92,6 +92,14 @@ GUEST_CMDLINE = " ".join([
     # needs the PIT wired to IRQ 0 (an HPET in legacy mode would take it).
     "iomem=relaxed",
     "hpet=disable",
+    # 32-bit processes enter the kernel with int $0x80 and leave it by IRET.
+    # With the 32-bit vDSO (SYSENTER in, SYSRET out), 32-bit processes under
+    # the 64-bit kernel in Bochs died now and then at the vDSO's pop after
+    # a system call, faulting at SP & 0xFFFF: a 16-bit stack segment, as if
+    # SYSRET had left SS's cached attributes alone (AMD's behaviour; Linux,
+    # seeing an Intel CPU, expects fresh flat ones). Without the vDSO the
+    # same cell passes.
+    "vdso32=0",
 ])
 
 # Wall-clock limit of one cell, seconds: well above a healthy run, well

@@ -22,20 +22,8 @@ probe_hv_image
 # lets it go again. Meanwhile the guest gets an NMI storm; every NMI must
 # reach it exactly once.
 rounds=$(param xhv.quiesce_rounds 200)
-quiesce_all() {
-    pids=
-    i=0
-    while [ "$i" -lt "$(nproc)" ]; do
-        taskset -c "$i" /xhv/hvcheck quiesce "$rounds" >/tmp/q$i &
-        pids="$pids $!"
-        i=$((i + 1))
-    done
-    rc=0
-    for pid in $pids; do
-        wait "$pid" || rc=1
-    done
-    return $rc
-}
+quiesce_on() { taskset -c "$1" /xhv/hvcheck quiesce "$rounds" >/tmp/q"$1"; }
+quiesce_all() { on_every_cpu quiesce_on; }
 with_nmi_storm quiesce_all; rc=$?
 cat /tmp/q* | grep -v -e '^XHV-GUEST: hv_' -e 'bad_hypercall'
 [ "$rc" = 0 ] || fail "a quiesce loop failed"

@@ -94,3 +94,20 @@ probe_hv_image() {
     0x1BADB002 | 0x1badb002) fail "the guest read hypervisor memory at $image" ;;
     esac
 }
+
+# on_every_cpu FUNC: runs `FUNC CPU` in the background once per CPU (FUNC
+# pins what it starts with taskset), waits for all of them; fails if any did.
+on_every_cpu() {
+    pids=
+    cpu=0
+    while [ "$cpu" -lt "$(nproc)" ]; do
+        "$1" "$cpu" &
+        pids="$pids $!"
+        cpu=$((cpu + 1))
+    done
+    status=0
+    for pid in $pids; do
+        wait "$pid" || status=1
+    done
+    return $status
+}

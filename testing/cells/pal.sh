@@ -31,23 +31,15 @@ guest main_1_2 "$(grep -c '=' /tmp/main.out) lines"
 # hypercall), with test_args loops beside it, all under the NMI storm.
 rounds=$(param xhv.pal_rounds 50)
 iters=$(param xhv.pal_iters 20)
-pal_loops() {
-    pids=
-    i=0
-    while [ "$i" -lt "$(nproc)" ]; do
-        taskset -c "$i" sh -c "n=$i; while [ \$n -lt $((rounds * 2)) ]; do
-            /xhv/test \$n >/dev/null || exit 1; n=\$((n + $(nproc))); done" &
-        pids="$pids $!"
-        taskset -c "$i" /xhv/test_args 7 "$iters" "$((i + 1))" >/tmp/ta$i.out 2>&1 &
-        pids="$pids $!"
-        i=$((i + 1))
-    done
-    rc=0
-    for pid in $pids; do
-        wait "$pid" || rc=1
-    done
-    return $rc
+pal_loops_on() {
+    taskset -c "$1" sh -c "n=$1; while [ \$n -lt $((rounds * 2)) ]; do
+        /xhv/test \$n >/dev/null || exit 1; n=\$((n + $(nproc))); done" &
+    loop=$!
+    taskset -c "$1" /xhv/test_args 7 "$iters" "$(($1 + 1))" >/tmp/ta"$1".out 2>&1
+    args=$?
+    wait "$loop" && [ "$args" = 0 ]
 }
+pal_loops() { on_every_cpu pal_loops_on; }
 with_nmi_storm pal_loops; rc=$?
 # The kernel's word on any process that died meanwhile.
 dmesg | grep -i -e segfault -e 'trap ' -e 'general protection' | tail -n 5 | sed 's/^/XHV-GUEST: kernel_says=/'

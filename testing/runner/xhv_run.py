@@ -200,6 +200,16 @@ NMI_WINDOW_OPEN = b"XHV-GUEST: nmi_window=open"
 NMI_WINDOW_CLOSED = b"XHV-GUEST: nmi_window=closed"
 
 
+def read_from(path, offset):
+    """The bytes of a growing log file from offset on (none if it is not there yet)."""
+    try:
+        with open(path, "rb") as f:
+            f.seek(offset)
+            return f.read()
+    except OSError:
+        return b""
+
+
 class Qmp:
     """A minimal QMP client: the greeting, qmp_capabilities, then commands."""
 
@@ -260,12 +270,7 @@ class NmiInjector:
     def poll(self):
         if self.state == "done" or self.limit <= 0:
             return
-        try:
-            with open(self.com2, "rb") as f:
-                f.seek(self.offset)
-                chunk = f.read()
-        except OSError:
-            chunk = b""
+        chunk = read_from(self.com2, self.offset)
         self.offset += len(chunk)
         text = self.tail + chunk
         self.tail = text[-64:]
@@ -306,12 +311,7 @@ def watch(proc, com1, start, args, injector=None, on_poll=None, com2=None):
             return False, None
         except subprocess.TimeoutExpired:
             pass
-        try:
-            with open(com1, "rb") as f:
-                f.seek(offset)
-                chunk = f.read()
-        except OSError:
-            chunk = b""
+        chunk = read_from(com1, offset)
         offset += len(chunk)
         for _, text in decoder.feed(chunk):
             if FATAL_COM1.search(text):
@@ -319,12 +319,7 @@ def watch(proc, com1, start, args, injector=None, on_poll=None, com2=None):
                 time.sleep(2)
                 return False, text.strip()
         if com2:
-            try:
-                with open(com2, "rb") as f:
-                    f.seek(com2_offset)
-                    chunk = f.read()
-            except OSError:
-                chunk = b""
+            chunk = read_from(com2, com2_offset)
             com2_offset += len(chunk)
             lines = (com2_tail + chunk).split(b"\n")
             com2_tail = lines.pop()

@@ -41,7 +41,7 @@ static void write_entry(uword_t dest, const struct e820_entry *e) {
 bool guest_bios_int15(struct cpu_regs *regs, bool *advance) {
   if (guest_map == 0 || vmcs_readnw(VMCS_GUEST_RIP) != E820_HOOK_OFFSET ||
       vmcs_readnw(VMCS_GUEST_CS_BASE) != (E820_HOOK_SEGMENT << 4) ||
-      (vmcs_readnw(VMCS_CR0_READ_SHADOW) & CR0_PE) != 0) {
+      (vmcs_readnw(VMCS_GUEST_CR0) & CR0_PE) != 0) {
     return false;
   }
   if ((regs->ax & 0xFFFFU) != E820_FUNCTION) {

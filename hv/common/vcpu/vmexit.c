@@ -427,27 +427,6 @@ static void print_exit_counts(void) {
   }
 }
 
-/*
- * An unusable SS (a 64-bit kernel runs with a NULL SS after an interrupt)
- * keeps only its DPL across VM entry on hardware, but Bochs 2.7 loads the
- * rest of its cached attributes from the VMCS too, and its SYSRET keeps
- * SS's cached attributes rather than loading the fixed flat ones: a 64-bit
- * kernel that exited with a NULL SS then returned to a 32-bit process with
- * a 16-bit stack (faults at SP & 0xFFFF). Give such an SS flat 32-bit data
- * attributes; VM entry ignores all of them but the DPL.
- */
-#define SEG_AR_UNUSABLE (1U << 16)
-#define SEG_AR_DPL_MASK (3U << 5)
-#define SEG_AR_FLAT_DATA 0xC093U /* G, D/B, P, S, type 3 (read/write, accessed) */
-
-static void keep_unusable_ss_flat(void) {
-  uint32_t ar = vmcs_read32(VMCS_GUEST_SS_ACCESS_RIGHTS);
-  if ((ar & SEG_AR_UNUSABLE) && (ar & ~(SEG_AR_UNUSABLE | SEG_AR_DPL_MASK)) != SEG_AR_FLAT_DATA) {
-    vmcs_write32(VMCS_GUEST_SS_ACCESS_RIGHTS,
-                 SEG_AR_UNUSABLE | (ar & SEG_AR_DPL_MASK) | SEG_AR_FLAT_DATA);
-  }
-}
-
 void vmexit_dispatch(struct cpu_regs *regs) {
   struct cpu *cpu = this_cpu();
   __atomic_store_n(&cpu->in_exit, 1U, __ATOMIC_RELEASE);
@@ -484,7 +463,6 @@ void vmexit_dispatch(struct cpu_regs *regs) {
     cpu_halt_forever();
   }
   guest_ept_sync(cpu);
-  keep_unusable_ss_flat();
   /* An NMI noted before in_exit drops is armed here, any later one by its handler. */
   guest_nmi_arm(cpu);
   __atomic_store_n(&cpu->in_exit, 0U, __ATOMIC_RELEASE);
