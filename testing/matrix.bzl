@@ -126,7 +126,7 @@ def _cell_files(kind, guest, pal):
     if kind == "pal":
         # pal_demo of the cell's bitness: a 32-bit one runs in compatibility
         # mode under a 64-bit kernel. The fuzzer calls from the same mode.
-        for prog in ["main", "test", "test_args", "isolation", "palbench"]:
+        for prog in ["main", "test", "test_args", "isolation", "limits", "palbench"]:
             files["//guests/pal_demo:{}_{}".format(prog, pal)] = "xhv/" + prog
         files["//guests/tools:hcfuzz_" + pal] = "xhv/hcfuzz"
     return files
@@ -259,7 +259,9 @@ def matrix_cells(hv_arches):
         name = "matrix",
         tests = tests,
     )
+    # manual too: `//...` would otherwise pull the manual cells in through it.
     native.test_suite(
         name = "matrix_kvm",
+        tags = ["manual"],
         tests = kvm_tests,
     )

@@ -27,6 +27,9 @@ guest main_1_2 "$(grep -c '=' /tmp/main.out) lines"
 # While a PAL is registered, nothing outside it reads its data.
 /xhv/isolation || fail "isolation check"
 
+# Bad and excessive registrations get error codes; TrustVisor works on.
+/xhv/limits || fail "registration limits"
+
 # The seed's stress loop on every CPU at once (`./test $i`, each a quiescing
 # hypercall), with test_args loops beside it, all under the NMI storm.
 rounds=$(param xhv.pal_rounds 50)
