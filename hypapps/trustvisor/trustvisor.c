@@ -50,6 +50,7 @@
 /* A 32-bit process under a 64-bit kernel may use nearly all of its 4 GiB. */
 #define USER_LIMIT_COMPAT 0xFFFFF000ULL
 #define ALL_EXCEPTIONS 0xFFFFFFFFU
+#define VECTOR_GP 13U
 
 /*
  * Pages for the PALs' EPTs and page tables: taken from the heap once, at
@@ -335,6 +336,8 @@ static void revoke(struct cpu *cpu, struct reg_pal *pal, uint64_t gpa, uint32_t 
   tv.revocations++;
   if (pal->running_cpu != REG_NO_CPU) {
     show_page(gpa & TV_PAGE_MASK, tv.extra[pal->id].memtype[page]);
+    /* No longer the PAL's: never scrubbed or given back again on its behalf. */
+    pal->page_gpa[page] = REG_NO_GPA;
     guest_ept_changed();
     return;
   }
@@ -374,7 +377,7 @@ static uint32_t lend_section_pages(struct reg_pal *pal, const struct gpt_ctx *re
       }
       x->memtype[page] = memtype;
       uint32_t flags = GPT_MAP_USER | (writable ? GPT_MAP_WRITE : 0U) | gpt_leaf_map_flags(&leaf);
-      g = gpt_map_page(palg, &x->pages.gpt_source, gva, gpa, flags | GPT_MAP_USER);
+      g = gpt_map_page(palg, &x->pages.gpt_source, gva, gpa, flags);
       if (g != GPT_OK) {
         return g == GPT_ERR_NO_PAGE ? TV_ERR_NOMEM : TV_ERR_WALK | g;
       }
@@ -538,7 +541,8 @@ static void load_pal_pdptes(enum gpt_mode mode, uint64_t cr3) {
 
 /*
  * Makes the regular caller return from its call to the PAL with `value`,
- * without running the PAL: pops the return address the call pushed.
+ * without running the PAL: pops the return address the call pushed. A
+ * caller whose stack cannot be read gets a #GP instead.
  */
 static bool return_to_caller(struct cpu_regs *regs, uint32_t value) {
   struct gpt_ctx regular;
@@ -547,7 +551,8 @@ static bool return_to_caller(struct cpu_regs *regs, uint32_t value) {
   bool g64 = guest_code_64bit();
   uint64_t ret = 0;
   if (gpt_read_virt(&regular, rsp, &ret, g64 ? 8U : 4U, GPT_ACC_USER | GPT_ACC_READ) != GPT_OK) {
-    return false;
+    guest_inject_exception(VECTOR_GP, true, 0);
+    return true;
   }
   guest_set_reg(GUEST_REG_RIP, ret);
   guest_set_reg(GUEST_REG_RSP, rsp + (g64 ? 8U : 4U));
@@ -562,7 +567,7 @@ static bool pal_enter(struct cpu *cpu, struct cpu_regs *regs, struct reg_pal *pa
       guest_code_64bit() != pal->g64 || regular_cr3_key() != pal->cr3) {
     log_printf("trustvisor: CPU %u: fetch at 0x%llx in PAL %u that is not its entry: #GP\n",
                cpu->index, (unsigned long long)rip, pal->id);
-    guest_inject_exception(13, true, 0);
+    guest_inject_exception(VECTOR_GP, true, 0);
     return true;
   }
   if (!(guest_reg(GUEST_REG_RFLAGS) & RFLAGS_IF) ||
