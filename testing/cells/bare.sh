@@ -5,6 +5,7 @@
 # and the (emulated) hardware; the hypervisor cells must match that.
 . /xhv/lib.sh
 
-with_nmi_storm sleep 1
+wait_for_storm() { while [ ! -e /tmp/storm.done ]; do sleep 1; done; }
+with_nmi_storm wait_for_storm
 check_cpus_alive
 echo "XHV-RESULT: PASS bare boot, NMI storm counted"
