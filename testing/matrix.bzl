@@ -179,12 +179,13 @@ def _hv_disks(hv_arches):
                 volume_id = "4856430" + str(volume),
             )
             volume += 1
-    disk_image(
-        name = "hv_chain_disk_legacy_quiesce_x86_64",
-        files = {":hv_image_legacy_quiesce_x86_64": "boot/xhv.elf"},
-        grub_cfg = "hv_chain_grub.cfg",
-        volume_id = "48564309",
-    )
+    for i, hypapp in enumerate(["helloworld", "trustvisor"]):
+        disk_image(
+            name = "hv_chain_disk_legacy_quiesce_{}_x86_64".format(hypapp),
+            files = {":hv_image_legacy_quiesce_{}_x86_64".format(hypapp): "boot/xhv.elf"},
+            grub_cfg = "hv_chain_grub.cfg",
+            volume_id = "4856430" + str(8 + i),
+        )
 
 def _cell_test(name, hv, guest, pal, emulator, disks, extra_args = [], tags = []):
     native.py_test(
@@ -229,7 +230,21 @@ def _legacy_quiesce_test():
         "x86",
         "none",
         "bochs",
-        [":hv_chain_disk_legacy_quiesce_x86_64", ":guest_disk_legacy_quiesce_x86"],
+        [":hv_chain_disk_legacy_quiesce_helloworld_x86_64", ":guest_disk_legacy_quiesce_x86"],
+        extra_args = ["--expect-failure"],
+    )
+
+    # The seed's own cell: pal_demo x86_64 on Debian x86_64 under TrustVisor.
+    _cell_test(
+        "legacy_quiesce_order_pal_detected_test",
+        "x86_64",
+        "x86_64",
+        "x86_64",
+        "bochs",
+        [
+            ":hv_chain_disk_legacy_quiesce_trustvisor_x86_64",
+            ":guest_disk_" + _guest_disk_name("pal", "x86_64", "x86_64"),
+        ],
         extra_args = ["--expect-failure"],
     )
 
