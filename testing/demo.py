@@ -129,6 +129,9 @@ def main():
         except xhv_run.RunnerError as e:
             sys.stderr.write("\ndemo: cannot run: %s\n" % e)
             return 2
+        except KeyboardInterrupt:
+            sys.stderr.write("\ndemo: interrupted; the emulator is stopped\n")
+            return 130
         live.poll(result["wall_seconds"])
         result["timeout"] = args.timeout
         cell = {"cell": args.cell, "hv": hv, "guest": guest, "pal": pal}

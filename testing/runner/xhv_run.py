@@ -367,8 +367,15 @@ def execute(args, out_dir, on_poll=None):
             if run.qmp_port and args.runner_nmis > 0:
                 injector = NmiInjector(run.qmp_port, run.com2, args.runner_nmis,
                                        args.runner_nmi_interval)
-            timed_out, stopped_on = watch(proc, run.com1, start, args, injector, on_poll,
-                                          run.com2)
+            try:
+                timed_out, stopped_on = watch(proc, run.com1, start, args, injector, on_poll,
+                                              run.com2)
+            except BaseException:
+                # Interrupted (Ctrl-C in the demo): the emulator has its own
+                # session, so take it down with us.
+                os.killpg(proc.pid, signal.SIGKILL)
+                proc.wait()
+                raise
             if injector:
                 injector.close()
             if timed_out or stopped_on:
