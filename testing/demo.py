@@ -108,7 +108,6 @@ def main():
     hv, _, rest = args.cell[len("hv_"):].partition("_debian_")
     guest, _, pal = rest.partition("_pal_")
 
-    run_args = argparse.Namespace()
     parser = argparse.ArgumentParser()
     xhv_run.add_arguments(parser)
     run_args = parser.parse_args(["--emulator=" + args.emulator, "--needs-vmx",

@@ -529,6 +529,28 @@ static void marshal_to_regs(const struct marshal_regs *m, struct cpu_regs *regs)
 #endif
 }
 
+/*
+ * The caller's and the PAL's memory by guest-virtual address (user access),
+ * through the caller's page tables at regular_cr3 and the PAL's own: what
+ * marshalling reads and writes on entry and exit.
+ */
+struct call_views {
+  struct gpt_ctx regular_gpt, pal_gpt;
+  struct gpt_virt regular_virt, pal_virt;
+  struct tv_mem caller, pal;
+};
+
+static void call_views(struct call_views *v, const struct reg_pal *pal, uint64_t regular_cr3) {
+  regular_gpt(&v->regular_gpt, regular_cr3);
+  pal_gpt(&v->pal_gpt, pal, tv.extra[pal->id].mode);
+  v->regular_virt.gpt = &v->regular_gpt;
+  v->regular_virt.access = GPT_ACC_USER;
+  v->pal_virt.gpt = &v->pal_gpt;
+  v->pal_virt.access = GPT_ACC_USER;
+  v->caller = gpt_virt_mem(&v->regular_virt);
+  v->pal = gpt_virt_mem(&v->pal_virt);
+}
+
 /* In PAE mode the CPU takes the PDPTEs from the VMCS: load the PAL's for its cr3. */
 static void load_pal_pdptes(enum gpt_mode mode, uint64_t cr3) {
   if (mode != GPT_MODE_PAE) {
@@ -577,18 +599,13 @@ static bool pal_enter(struct cpu *cpu, struct cpu_regs *regs, struct reg_pal *pa
                cpu->index, pal->id, pal->running_cpu, TV_ERR_BUSY);
     return return_to_caller(regs, TV_ERR_BUSY);
   }
-  struct gpt_ctx regular, palg;
-  regular_gpt(&regular, guest_reg(GUEST_REG_CR3));
-  pal_gpt(&palg, pal, x->mode);
-  struct gpt_virt caller_v = {&regular, GPT_ACC_USER};
-  struct gpt_virt pal_v = {&palg, GPT_ACC_USER};
-  struct tv_mem caller_mem = gpt_virt_mem(&caller_v);
-  struct tv_mem pal_mem = gpt_virt_mem(&pal_v);
+  struct call_views v;
+  call_views(&v, pal, guest_reg(GUEST_REG_CR3));
   struct marshal_pal target;
   reg_pal_marshal_target(pal, &target);
   struct marshal_regs m;
   regs_to_marshal(regs, &m);
-  enum marshal_status ms = marshal_enter(&target, &caller_mem, &pal_mem, &m, &pal->frame);
+  enum marshal_status ms = marshal_enter(&target, &v.caller, &v.pal, &m, &pal->frame);
   if (ms != MARSHAL_OK) {
     reg_pal_release(pal, (int32_t)cpu->index);
     log_printf("trustvisor: CPU %u: PAL %u entry refused: %s\n", cpu->index, pal->id,
@@ -625,23 +642,18 @@ static void pal_leave(struct cpu *cpu, struct cpu_regs *regs, uint32_t error) {
     guest_set_pdptes(run->regular_pdptes);
   }
   guest_set_exception_bitmap(run->exception_bitmap);
-  struct gpt_ctx regular, palg;
-  regular_gpt(&regular, run->regular_cr3);
-  pal_gpt(&palg, pal, x->mode);
-  struct gpt_virt caller_v = {&regular, GPT_ACC_USER};
-  struct gpt_virt pal_v = {&palg, GPT_ACC_USER};
-  struct tv_mem caller_mem = gpt_virt_mem(&caller_v);
-  struct tv_mem pal_mem = gpt_virt_mem(&pal_v);
+  struct call_views v;
+  call_views(&v, pal, run->regular_cr3);
   struct marshal_regs m;
   regs_to_marshal(regs, &m);
   if (error != TV_OK) {
     /* A faulting PAL's buffers are not copied back: the caller gets the error. */
     struct marshal_frame none = pal->frame;
     none.num_copies = 0;
-    marshal_leave(&none, pal->g64, &caller_mem, &pal_mem, &m);
+    marshal_leave(&none, pal->g64, &v.caller, &v.pal, &m);
     m.rax = error;
   } else {
-    enum marshal_status ms = marshal_leave(&pal->frame, pal->g64, &caller_mem, &pal_mem, &m);
+    enum marshal_status ms = marshal_leave(&pal->frame, pal->g64, &v.caller, &v.pal, &m);
     if (ms != MARSHAL_OK) {
       log_printf("trustvisor: CPU %u: PAL %u copy-back failed: %s\n", cpu->index, pal->id,
                  marshal_status_name(ms));

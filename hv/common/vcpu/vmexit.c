@@ -137,7 +137,6 @@ static enum vmexit_action vmexit_init(struct cpu *cpu, struct cpu_regs *regs,
 
 static enum vmexit_action vmexit_cpuid(struct cpu *cpu, struct cpu_regs *regs,
                                        struct vmexit_info *exit) {
-  (void)cpu;
   (void)exit;
   if (xhv_hypapp.cpuid && xhv_hypapp.cpuid(cpu, regs)) {
     return VMEXIT_HANDLED_ADVANCE;
