@@ -35,8 +35,18 @@ def arch(a):
     return {"x86": "x86", "x86_64": "x64", "none": "-"}[a]
 
 
+DEBIAN_TITLES = {"debian11": "Debian 11", "debian12": "Debian 12"}
+
+
 def label(r):
-    return "xhv %s / Debian %s / pal_demo %s" % (arch(r["hv"]), arch(r["guest"]), arch(r["pal"]))
+    return "xhv %s / %s %s / pal_demo %s" % (
+        arch(r["hv"]), DEBIAN_TITLES.get(r.get("debian"), "Debian"), arch(r["guest"]),
+        arch(r["pal"]))
+
+
+def kernel(r):
+    k = r.get("kernel") or {}
+    return k.get("version", "?")
 
 
 def main():
@@ -44,22 +54,25 @@ def main():
     ap.add_argument("--testlogs", default=None)
     args = ap.parse_args()
     results = list(load_results(testlogs_dir(args.testlogs)))
-    bare = {(r["guest"], r["emulator"]): r for r in results if r["hv"] == "none" and r["passed"]}
+    bare = {(r.get("debian"), r["guest"], r["emulator"]): r for r in results
+            if r["hv"] == "none" and r["passed"]}
     cells = sorted((r for r in results if r["hv"] != "none" and r["passed"]),
-                   key=lambda r: (r["pal"] != "none", r["hv"], r["guest"], r["pal"]))
+                   key=lambda r: (r.get("debian", ""), r["pal"] != "none", r["hv"], r["guest"],
+                                  r["pal"]))
     if not cells:
         sys.stderr.write("bench: no passing hypervisor cell; run ./bazelw test //testing:matrix\n")
         return 1
 
-    print("| cell | emulator | boot (uptime at init) hv/bare | CPUID/plain | VMCALL/plain "
-          "| quiesce/VMCALL | PAL register/VMCALL | PAL call/VMCALL | PAL unregister/VMCALL |")
-    print("|---|---|---|---|---|---|---|---|---|")
+    print("| cell | kernel | emulator | boot (uptime at init) hv/bare | CPUID/plain "
+          "| VMCALL/plain | quiesce/VMCALL | PAL register/VMCALL | PAL call/VMCALL "
+          "| PAL unregister/VMCALL |")
+    print("|---|---|---|---|---|---|---|---|---|---|")
     for r in cells:
-        base = bare.get((r["guest"], r["emulator"]))
+        base = bare.get((r.get("debian"), r["guest"], r["emulator"]))
         plain, vmcall = ticks(r, "plain"), ticks(r, "vmcall_nop")
         quiesce = ticks(r, "vmcall_quiesce")
-        print("| %s | %s | %s | %s | %s | %s | %s | %s | %s |" % (
-            label(r), r["emulator"],
+        print("| %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |" % (
+            label(r), kernel(r), r["emulator"],
             ratio(r["guest_uptime_at_init"], base and base["guest_uptime_at_init"]),
             ratio(ticks(r, "cpuid"), plain), ratio(vmcall, plain), ratio(quiesce, vmcall),
             ratio(ticks(r, "pal_register"), ticks(r, "pal_vmcall")),
@@ -72,7 +85,9 @@ def main():
         figures = ", ".join("%s %s" % (k[len("bench_"):-len("_ticks")], v)
                             for k, v in sorted(report.items())
                             if k.startswith("bench_") and k.endswith("_ticks"))
-        print("  %s: uptime %s, %s" % (label(r), r["guest_uptime_at_init"], figures or "-"))
+        print("  %s (kernel %s, busybox %s): uptime %s, %s" % (
+            label(r), kernel(r), (r.get("busybox") or {}).get("version", "?"),
+            r["guest_uptime_at_init"], figures or "-"))
     timed = [r for r in results if r.get("started_at")]
     if timed:
         start = min(r["started_at"] for r in timed)

@@ -169,6 +169,24 @@ def check_hv(com1, guest):
     return None
 
 
+def check_versions(versions, guest):
+    """The guest must have booted the kernel and busybox its disk was built with."""
+    if not versions:
+        return None
+    kernel, busybox = versions["kernel"], versions["busybox"]
+    release = guest.get("kernel", "").split(" ")[0]
+    if release != kernel["release"]:
+        return "the guest runs kernel %r, but its disk holds %s %s (%s)" % (
+            release, kernel["package"], kernel["version"], kernel["release"])
+    if "Debian %s " % kernel["version"] not in guest.get("kernel_version", "") + " ":
+        return "the guest's /proc/version %r does not name Debian %s" % (
+            guest.get("kernel_version"), kernel["version"])
+    if "(Debian %s)" % busybox["version"] not in guest.get("busybox_version", ""):
+        return "the guest's busybox says %r, its disk holds busybox-static %s" % (
+            guest.get("busybox_version"), busybox["version"])
+    return None
+
+
 def strip_ctl(line):
     return re.sub(r"\x1b\[[0-9;]*[A-Za-z]", "", line).replace("\r", "")
 
@@ -210,6 +228,9 @@ def judge(cell, result):
         return False, "guest: FAIL %s" % fails[0][1], guest
     if "uptime_at_init" not in guest:
         return False, "the guest never reported reaching init", guest
+    problem = check_versions(cell.get("versions"), guest)
+    if problem:
+        return False, problem, guest
     if cell["hv"] != "none":
         problem = check_hv(com1, guest)
         if problem:
@@ -227,8 +248,13 @@ def judge(cell, result):
 def summarize(cell, result, passed, reason, guest):
     """The result.json of a cell: its coordinates, verdict, figures and evidence."""
     com1 = [strip_ctl(l) for l in xhv_run.read_hv_log(result["com1"])]
-    summary = dict(cell)
+    summary = {k: v for k, v in cell.items() if k != "versions"}
+    versions = cell.get("versions") or {}
     summary.update({
+        "guest_title": versions.get("title"),
+        "suite": versions.get("suite"),
+        "kernel": versions.get("kernel"),
+        "busybox": versions.get("busybox"),
         "emulator": result["emulator"],
         "passed": passed,
         "reason": reason,
@@ -275,13 +301,20 @@ def main():
     xhv_run.add_arguments(ap)
     ap.add_argument("--cell", required=True, help="cell name from testing/matrix.bzl")
     ap.add_argument("--hv", required=True, help="x86, x86_64 or none")
+    ap.add_argument("--debian", required=True, help="the guest's Debian release, e.g. debian12")
     ap.add_argument("--guest", required=True)
+    ap.add_argument("--guest-versions", default=None,
+                    help="versions.json of the guest's kernel and busybox (//guests/debian)")
     ap.add_argument("--pal", required=True)
     ap.add_argument("--expect-failure", action="store_true",
                     help="pass only if the guest booted and the cell then failed: proves the "
                          "checks see a bug planted in this build")
     args = ap.parse_args()
-    cell = {"cell": args.cell, "hv": args.hv, "guest": args.guest, "pal": args.pal}
+    cell = {"cell": args.cell, "hv": args.hv, "debian": args.debian, "guest": args.guest,
+            "pal": args.pal}
+    if args.guest_versions:
+        with open(args.guest_versions) as f:
+            cell["versions"] = json.load(f)
     args.needs_vmx = args.hv != "none"
 
     out_dir = os.environ.get("TEST_UNDECLARED_OUTPUTS_DIR") or os.path.join(

@@ -174,6 +174,44 @@ class JudgeTest(unittest.TestCase):
         self.assertEqual(cell_test.exit_counts(HV_LOG.splitlines()), {"CPUID": {0: 120, 1: 80}})
 
 
+VERSIONS = {
+    "title": "Debian 11 x86_64",
+    "kernel": {"package": "linux-image-5.10.0-32-amd64", "version": "5.10.223-1",
+               "release": "5.10.0-32-amd64", "drifted": False},
+    "busybox": {"package": "busybox-static", "version": "1:1.30.1-6+b3", "drifted": False},
+}
+
+GUEST_VERSIONS = {
+    "kernel": "5.10.0-32-amd64 x86_64",
+    "kernel_version": "Linux version 5.10.0-32-amd64 (debian-kernel@lists.debian.org) "
+                      "(gcc-10 (Debian 10.2.1-6) 10.2.1 20210110) #1 SMP Debian 5.10.223-1 "
+                      "(2024-08-10)",
+    "busybox_version": "BusyBox v1.30.1 (Debian 1:1.30.1-6+b3) multi-call binary.",
+}
+
+
+class VersionsTest(unittest.TestCase):
+
+    def test_guest_running_the_kernel_and_busybox_of_its_disk_passes(self):
+        self.assertIsNone(cell_test.check_versions(VERSIONS, dict(GUEST_VERSIONS)))
+
+    def test_another_kernel_release_fails(self):
+        guest = dict(GUEST_VERSIONS, kernel="6.1.0-50-amd64 x86_64")
+        self.assertIn("runs kernel '6.1.0-50-amd64'", cell_test.check_versions(VERSIONS, guest))
+
+    def test_another_debian_kernel_version_fails(self):
+        guest = dict(GUEST_VERSIONS)
+        guest["kernel_version"] = guest["kernel_version"].replace("5.10.223-1", "5.10.221-1")
+        self.assertIn("does not name Debian 5.10.223-1", cell_test.check_versions(VERSIONS, guest))
+
+    def test_another_busybox_fails(self):
+        guest = dict(GUEST_VERSIONS, busybox_version="BusyBox v1.35.0 (Debian 1:1.35.0-4)")
+        self.assertIn("busybox-static 1:1.30.1-6+b3", cell_test.check_versions(VERSIONS, guest))
+
+    def test_missing_report_fails(self):
+        self.assertIsNotNone(cell_test.check_versions(VERSIONS, {}))
+
+
 class ResultJsonTest(unittest.TestCase):
 
     def test_summary_keeps_the_cell_coordinates_apart_from_the_guest_report(self):
@@ -188,7 +226,8 @@ class ResultJsonTest(unittest.TestCase):
         self.assertEqual(summary["guest_uptime_at_init"], 3.5)
         self.assertEqual(summary["guest_report"]["cpus_online"], "2")
         self.assertEqual(summary["exit_counts"], {"CPUID": {0: 120, 1: 80}})
-        self.assertEqual(status_table.rows_from([summary])[0][0], ("x86_64", "x86_64", "none"))
+        self.assertEqual(status_table.rows_from([summary])[0][0],
+                         ("x86_64", "debian12", "x86_64", "none"))
 
 
 class StatusTableTest(unittest.TestCase):
@@ -198,11 +237,22 @@ class StatusTableTest(unittest.TestCase):
             {"hv": "x86_64", "guest": "x86", "pal": "none", "emulator": "bochs", "passed": True},
             {"hv": "none", "guest": "x86", "pal": "none", "emulator": "qemu-tcg", "passed": False},
         ]
+        results[0].update({"debian": "debian12", "kernel": {"version": "6.1.176-1"},
+                           "busybox": {"version": "1:1.35.0-4+deb12u1+b1"}})
+        results[1]["debian"] = "debian12"
+        results.append({"hv": "x86", "debian": "debian11", "guest": "x86", "pal": "x86",
+                        "emulator": "bochs", "passed": True, "kernel": VERSIONS["kernel"],
+                        "busybox": VERSIONS["busybox"]})
         rows = status_table.rows_from(results)
-        self.assertEqual([k for k, _ in rows], [("x86_64", "x86", "none"), ("none", "x86", "none")])
+        self.assertEqual([k for k, _, _ in rows], [("x86", "debian11", "x86", "x86"),
+                                                   ("x86_64", "debian12", "x86", "none"),
+                                                   ("none", "debian12", "x86", "none")])
         md = status_table.markdown(rows).splitlines()
-        self.assertEqual(md[2], "| xhv x64 | N | Debian 12 x86 | - | good | - | - |")
-        self.assertEqual(md[3], "| none | N | Debian 12 x86 | - | - | - | bad |")
+        self.assertEqual(md[2], "| xhv x86 | N | Debian 11 x86 | pal_demo x86 | good | - | - "
+                                "| 5.10.223-1 / 1.30.1-6+b3 |")
+        self.assertEqual(md[3], "| xhv x64 | N | Debian 12 x86 | - | good | - | - "
+                                "| 6.1.176-1 / 1.35.0-4+deb12u1+b1 |")
+        self.assertEqual(md[4], "| none | N | Debian 12 x86 | - | - | - | bad | ? |")
         rst = status_table.rst(rows).splitlines()
         self.assertTrue(rst[0].startswith("+") and rst[2].startswith("+="))
 

@@ -9,12 +9,13 @@ console (COM2) stream as they come, with a progress line; the run ends with
 the cell's verdict, judged exactly as the matrix judges it.
 
   ./bazelw run //:demo
-  ./bazelw run //:demo -- --cell hv_x86_debian_x86_pal_x86 --emulator bochs
+  ./bazelw run //:demo -- --cell hv_x86_debian11_x86_pal_x86 --emulator bochs
   ./bazelw run //:demo -- --list
 """
 
 import argparse
 import os
+import re
 import shutil
 import sys
 import tempfile
@@ -23,7 +24,8 @@ from testing import cell_test
 from testing.runner import xhv_run
 from tools import xhvlog
 
-DEFAULT_CELL = "hv_x86_64_debian_x86_64_pal_x86_64"
+DEFAULT_CELL = "hv_x86_64_debian12_x86_64_pal_x86_64"
+CELL_NAME = re.compile(r"hv_(x86|x86_64)_(debian[0-9]+)_(x86|x86_64)_pal_(x86|x86_64)$")
 
 
 def runfile(path):
@@ -105,8 +107,7 @@ def main():
         sys.stderr.write("demo: no cell %r; choose one of: %s\n"
                          % (args.cell, ", ".join(sorted(cells))))
         return 2
-    hv, _, rest = args.cell[len("hv_"):].partition("_debian_")
-    guest, _, pal = rest.partition("_pal_")
+    hv, debian, guest, pal = CELL_NAME.match(args.cell).groups()
 
     parser = argparse.ArgumentParser()
     xhv_run.add_arguments(parser)
@@ -133,7 +134,7 @@ def main():
             return 130
         live.poll(result["wall_seconds"])
         result["timeout"] = args.timeout
-        cell = {"cell": args.cell, "hv": hv, "guest": guest, "pal": pal}
+        cell = {"cell": args.cell, "hv": hv, "debian": debian, "guest": guest, "pal": pal}
         passed, reason, _ = cell_test.judge(cell, result)
         if args.keep:
             os.makedirs(args.keep, exist_ok=True)

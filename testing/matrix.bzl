@@ -10,20 +10,29 @@ load("//guests/disk:disk_image.bzl", "disk_image")
 load("//guests/disk:guest_disk.bzl", "guest_disk")
 load("//guests/initramfs:initramfs.bzl", "guest_initramfs")
 
-# The status table of the seed (the PAL cells), the quiesce stress cells of
-# each hypervisor arch, and the bare baselines: one row per cell.
+# The seed's status table first (Debian 11, the release it ran), then the
+# same cells on Debian 12, the quiesce stress cells of each hypervisor arch,
+# and the bare baselines: one row per cell.
 MATRIX = [
-    # hv      guest     pal      emulator
-    ("none", "x86", "none", "bochs"),
-    ("none", "x86", "none", "qemu-tcg"),
-    ("none", "x86_64", "none", "bochs"),
-    ("none", "x86_64", "none", "qemu-tcg"),
-    ("x86", "x86", "none", "bochs"),
-    ("x86_64", "x86_64", "none", "bochs"),
-    ("x86", "x86", "x86", "bochs"),
-    ("x86_64", "x86", "x86", "bochs"),
-    ("x86_64", "x86_64", "x86", "bochs"),
-    ("x86_64", "x86_64", "x86_64", "bochs"),
+    # hv      Debian      guest     pal       emulator
+    ("x86", "debian11", "x86", "x86", "bochs"),
+    ("x86_64", "debian11", "x86", "x86", "bochs"),
+    ("x86_64", "debian11", "x86_64", "x86", "bochs"),
+    ("x86_64", "debian11", "x86_64", "x86_64", "bochs"),
+    ("none", "debian11", "x86", "none", "bochs"),
+    ("none", "debian11", "x86", "none", "qemu-tcg"),
+    ("none", "debian11", "x86_64", "none", "bochs"),
+    ("none", "debian11", "x86_64", "none", "qemu-tcg"),
+    ("x86", "debian12", "x86", "x86", "bochs"),
+    ("x86_64", "debian12", "x86", "x86", "bochs"),
+    ("x86_64", "debian12", "x86_64", "x86", "bochs"),
+    ("x86_64", "debian12", "x86_64", "x86_64", "bochs"),
+    ("x86", "debian12", "x86", "none", "bochs"),
+    ("x86_64", "debian12", "x86_64", "none", "bochs"),
+    ("none", "debian12", "x86", "none", "bochs"),
+    ("none", "debian12", "x86", "none", "qemu-tcg"),
+    ("none", "debian12", "x86_64", "none", "bochs"),
+    ("none", "debian12", "x86_64", "none", "qemu-tcg"),
 ]
 
 # The hypapp each kind of hypervisor cell links: helloworld's hypercall
@@ -63,6 +72,12 @@ STRESS_FLAGS = [
     "//testing:pal_iters",
     "//testing:fuzz_calls",
 ]
+
+# How the status table names each Debian release (as the seed does).
+DEBIAN_TITLES = {
+    "debian11": "Debian 11",
+    "debian12": "Debian 12",
+}
 
 def _cell_kind(hv, pal):
     if hv == "none":
@@ -106,9 +121,10 @@ GUEST_CMDLINE = " ".join([
 # below Bazel's own timeout for size "large" (900 s).
 CELL_TIMEOUT = 600
 
-def cell_name(hv, guest, pal, emulator):
-    return "cell_{}_debian_{}_{}_{}".format(
+def cell_name(hv, debian, guest, pal, emulator):
+    return "cell_{}_{}_{}_{}_{}".format(
         "nohv" if hv == "none" else "hv_" + hv,
+        debian,
         guest,
         "nopal" if pal == "none" else "pal_" + pal,
         emulator.replace("-", "_"),
@@ -131,24 +147,26 @@ def _cell_files(kind, guest, pal):
         files["//guests/tools:hcfuzz_" + pal] = "xhv/hcfuzz"
     return files
 
-def _guest_disk_name(kind, guest, pal):
-    return "{}_{}".format(kind, guest) + ("_pal_" + pal if kind == "pal" else "")
+def _guest_disk_name(kind, debian, guest, pal):
+    return "{}_{}_{}".format(kind, debian, guest) + ("_pal_" + pal if kind == "pal" else "")
+
+def debian_guest_label(debian, guest, part):
+    """The checked kernel, busybox or versions.json of a Debian guest."""
+    return "//guests/debian:{}_{}_{}".format(debian, guest, part)
 
 def _guest_disks():
-    """One initramfs and guest disk per (cell kind, guest arch, pal arch) in MATRIX."""
+    """One initramfs and guest disk per (cell kind, Debian, guest arch, pal arch) in MATRIX."""
     seen = []
-    for hv, guest, pal, _ in MATRIX:
-        key = (_cell_kind(hv, pal), guest, pal)
+    for hv, debian, guest, pal, _ in MATRIX:
+        key = (_cell_kind(hv, pal), debian, guest, pal)
         if key not in seen:
             seen.append(key)
-    if len(seen) > 10:
-        fail("guest disk volume ids are one hex digit per disk: widen them")
-    for volume, (kind, guest, pal) in enumerate(seen):
-        name = _guest_disk_name(kind, guest, pal)
+    for volume, (kind, debian, guest, pal) in enumerate(seen):
+        name = _guest_disk_name(kind, debian, guest, pal)
         guest_initramfs(
             name = "initramfs_" + name,
             arch = guest,
-            busybox = "@debian_guest_packages//:busybox_" + guest,
+            busybox = debian_guest_label(debian, guest, "busybox"),
             files = _cell_files(kind, guest, pal),
         )
         cmdline = GUEST_CMDLINE
@@ -156,12 +174,12 @@ def _guest_disks():
             cmdline += " xhv.hv_image=" + HV_IMAGE_BASE
         guest_disk(
             name = "guest_disk_" + name,
-            arch = guest,
+            title = "{} {}".format(DEBIAN_TITLES[debian], guest),
             cmdline = cmdline,
             initramfs = ":initramfs_" + name,
             cmdline_flags = STRESS_FLAGS,
-            kernel = "@debian_guest_packages//:vmlinuz_" + guest,
-            volume_id = "4755450" + str(volume),
+            kernel = debian_guest_label(debian, guest, "vmlinuz"),
+            volume_id = "4755" + ("000" + str(volume))[-4:],
         )
 
 def _hv_disk_name(hv, kind):
@@ -187,7 +205,8 @@ def _hv_disks(hv_arches):
             volume_id = "4856430" + str(8 + i),
         )
 
-def _cell_test(name, hv, guest, pal, emulator, disks, extra_args = [], tags = []):
+def _cell_test(name, hv, debian, guest, pal, emulator, disks, extra_args = [], tags = []):
+    versions = debian_guest_label(debian, guest, "versions")
     native.py_test(
         name = name,
         size = "large",
@@ -196,12 +215,14 @@ def _cell_test(name, hv, guest, pal, emulator, disks, extra_args = [], tags = []
         args = [
             "--cell=" + name,
             "--hv=" + hv,
+            "--debian=" + debian,
             "--guest=" + guest,
             "--pal=" + pal,
             "--emulator=" + emulator,
             "--timeout=%d" % CELL_TIMEOUT,
+            "--guest-versions=$(rootpath {})".format(versions),
         ] + ["--disk=$(rootpath {})".format(d) for d in disks] + extra_args,
-        data = disks,
+        data = disks + [versions],
         python_version = "PY3",
         tags = ["emulator"] + tags,
         deps = ["//testing/runner:xhv_run_lib"],
@@ -217,20 +238,21 @@ LEGACY_STRESS = "xhv.quiesce_rounds=2000 xhv.nmi_storm=20 xhv.nmi_device=200 xhv
 
 def _legacy_quiesce_test():
     guest_disk(
-        name = "guest_disk_legacy_quiesce_x86",
-        arch = "x86",
+        name = "guest_disk_legacy_quiesce_debian12_x86",
+        title = "Debian 12 x86",
         cmdline = GUEST_CMDLINE + " xhv.hv_image=" + HV_IMAGE_BASE + " " + LEGACY_STRESS,
-        initramfs = ":initramfs_hv_core_x86",
-        kernel = "@debian_guest_packages//:vmlinuz_x86",
-        volume_id = "4755450f",
+        initramfs = ":initramfs_hv_core_debian12_x86",
+        kernel = debian_guest_label("debian12", "x86", "vmlinuz"),
+        volume_id = "4755ffff",
     )
     _cell_test(
         "legacy_quiesce_order_detected_test",
         "x86_64",
+        "debian12",
         "x86",
         "none",
         "bochs",
-        [":hv_chain_disk_legacy_quiesce_helloworld_x86_64", ":guest_disk_legacy_quiesce_x86"],
+        [":hv_chain_disk_legacy_quiesce_helloworld_x86_64", ":guest_disk_legacy_quiesce_debian12_x86"],
         extra_args = ["--expect-failure"],
     )
 
@@ -238,12 +260,13 @@ def _legacy_quiesce_test():
     _cell_test(
         "legacy_quiesce_order_pal_detected_test",
         "x86_64",
+        "debian12",
         "x86_64",
         "x86_64",
         "bochs",
         [
             ":hv_chain_disk_legacy_quiesce_trustvisor_x86_64",
-            ":guest_disk_" + _guest_disk_name("pal", "x86_64", "x86_64"),
+            ":guest_disk_" + _guest_disk_name("pal", "debian12", "x86_64", "x86_64"),
         ],
         extra_args = ["--expect-failure"],
     )
@@ -255,20 +278,20 @@ def matrix_cells(hv_arches):
     _legacy_quiesce_test()
     tests = []
     kvm_tests = []
-    for hv, guest, pal, emulator in MATRIX:
-        name = cell_name(hv, guest, pal, emulator)
+    for hv, debian, guest, pal, emulator in MATRIX:
+        name = cell_name(hv, debian, guest, pal, emulator)
         kind = _cell_kind(hv, pal)
-        disks = [":guest_disk_" + _guest_disk_name(kind, guest, pal)]
+        disks = [":guest_disk_" + _guest_disk_name(kind, debian, guest, pal)]
         if hv != "none":
             disks = [":" + _hv_disk_name(hv, kind)] + disks
-        _cell_test(name, hv, guest, pal, emulator, disks, tags = ["matrix"])
+        _cell_test(name, hv, debian, guest, pal, emulator, disks, tags = ["matrix"])
         tests.append(":" + name)
         if hv != "none":
             # The same cell under QEMU with KVM's nested VMX: only on hosts
             # that have it (the runner says so and fails elsewhere), so
             # `manual`: ./bazelw test //testing:matrix_kvm
-            kvm = cell_name(hv, guest, pal, "qemu-kvm")
-            _cell_test(kvm, hv, guest, pal, "qemu-kvm", disks, tags = ["manual", "matrix_kvm"])
+            kvm = cell_name(hv, debian, guest, pal, "qemu-kvm")
+            _cell_test(kvm, hv, debian, guest, pal, "qemu-kvm", disks, tags = ["manual", "matrix_kvm"])
             kvm_tests.append(":" + kvm)
     native.test_suite(
         name = "matrix",

@@ -6,7 +6,8 @@ Reads each cell's result.json from Bazel's test outputs (bazel-testlogs of
 the workspace `bazel run` was started from, or --testlogs) and prints the
 seed's table as RST and as Markdown: one row per (hypervisor, DRT, Debian
 guest, pal_demo), one column per emulator. A cell reads "good" or "bad" from
-its latest run, or "-" when it has not run.
+its latest run, or "-" when it has not run; the last column names the
+guest kernel and busybox versions that ran.
 """
 
 import argparse
@@ -18,29 +19,46 @@ EMULATORS = [("bochs", "Bochs"), ("qemu-kvm", "QEMU-KVM"), ("qemu-tcg", "QEMU-TC
 ARCH_NAME = {"x86": "x86", "x86_64": "x64", "none": "none"}
 
 
+DEBIAN_TITLES = {"debian11": "Debian 11", "debian12": "Debian 12"}
+
+
+def versions_of(r):
+    """"kernel version / busybox version" that the cell's guest ran, or "?"."""
+    kernel, busybox = r.get("kernel") or {}, r.get("busybox") or {}
+    if not kernel or not busybox:
+        return "?"
+    text = "%s / %s" % (kernel["version"], busybox["version"].split(":")[-1])
+    return text + (" (pins moved)" if kernel.get("drifted") or busybox.get("drifted") else "")
+
+
 def rows_from(results):
-    table = {}
+    """[(key, {emulator: good|bad}, versions)] in the seed's order: Debian 11 first."""
+    table, versions = {}, {}
     for r in results:
-        key = (r["hv"], r["guest"], r["pal"])
+        key = (r["hv"], r.get("debian", "debian12"), r["guest"], r["pal"])
         table.setdefault(key, {})[r["emulator"]] = "good" if r["passed"] else "bad"
+        seen = versions.setdefault(key, [])
+        if versions_of(r) not in seen:
+            seen.append(versions_of(r))
     order = {"none": 0, "x86": 1, "x86_64": 2}
-    return [(key, table[key]) for key in sorted(
-        table, key=lambda k: (k[0] == "none", order[k[0]], order[k[1]], order[k[2]]))]
+    return [(key, table[key], ", ".join(versions[key])) for key in sorted(
+        table, key=lambda k: (k[1], k[0] == "none", order[k[0]], order[k[2]], order[k[3]]))]
 
 
-def row_cells(key, status):
-    hv, guest, pal = key
+def row_cells(key, status, versions):
+    hv, debian, guest, pal = key
     return (["xhv " + ARCH_NAME[hv] if hv != "none" else "none", "N",
-             "Debian 12 " + ARCH_NAME[guest],
+             "%s %s" % (DEBIAN_TITLES.get(debian, debian), ARCH_NAME[guest]),
              "pal_demo " + ARCH_NAME[pal] if pal != "none" else "-"] +
-            [status.get(e, "-") for e, _ in EMULATORS])
+            [status.get(e, "-") for e, _ in EMULATORS] + [versions])
 
 
-HEADER = ["hv", "DRT", "Operating System", "Application"] + [t for _, t in EMULATORS]
+HEADER = (["hv", "DRT", "Operating System", "Application"] + [t for _, t in EMULATORS] +
+          ["kernel / busybox"])
 
 
 def rst(rows):
-    body = [row_cells(k, s) for k, s in rows]
+    body = [row_cells(*row) for row in rows]
     widths = [max(len(x) for x in col) + 2 for col in zip(HEADER, *body)]
     line = lambda ch: "+" + "+".join(ch * w for w in widths) + "+"
     fmt = lambda cells: "|" + "|".join(" " + c.ljust(w - 1) for c, w in zip(cells, widths)) + "|"
@@ -52,7 +70,7 @@ def rst(rows):
 
 def markdown(rows):
     out = ["| " + " | ".join(HEADER) + " |", "|" + "---|" * len(HEADER)]
-    out += ["| " + " | ".join(row_cells(k, s)) + " |" for k, s in rows]
+    out += ["| " + " | ".join(row_cells(*row)) + " |" for row in rows]
     return "\n".join(out)
 
 

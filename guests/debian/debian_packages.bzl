@@ -1,33 +1,33 @@
 # SPDX-License-Identifier: Apache-2.0
 """debian_packages: the pinned Debian guest packages as an external repository.
 
-Reads guests/debian/packages.lock.json and exposes, per guest arch
-(x86 = Debian i386, x86_64 = Debian amd64):
+Reads guests/debian/packages.lock.json and exposes, per guest (Debian
+release: debian11, debian12) and guest arch (x86 = Debian i386, x86_64 =
+Debian amd64):
 
-    :vmlinuz_<arch>   the kernel image (/boot/vmlinuz-* of the pinned
-                      linux-image-<abi>-<flavour> package)
-    :busybox_<arch>   the static busybox binary
-    :versions         versions.txt: every pinned .deb, version and sha256
-    :debs             the pinned .deb files themselves
+    :<guest>_<arch>_vmlinuz   the kernel image (/boot/vmlinuz-* of the
+                              linux-image-<abi>-<flavour> package)
+    :<guest>_<arch>_busybox   the static busybox binary
+    :resolution               resolution.json: per pin, the .deb that was
+                              used and whether it is the pinned one
+    :versions                 versions.txt: the same, one line per .deb
 
-How the .debs arrive, and why this way (measured with Bazel 4.2.3 and the
-workspace's --experimental_repository_disable_download):
+Consumers use //guests/debian:<guest>_<arch> (debian_guest.bzl), which also
+enforces --//guests/debian:exact_pins.
 
-  * ctx.download(url = "file://...", sha256 = pin) is a download like any
-    other: refused ("download is disabled") unless the content is already in
-    the repository cache.
-  * A repository-cache hit by sha256 succeeds without touching the URL at all
-    (even a nonexistent file:// path works).
+Where the .debs come from: xhv's own content-addressed cache (the first of
+$XHV_DEB_CACHE, $XDG_CACHE_HOME/xhv/debs, ~/.cache/xhv/debs), every file
+checked by sha256 when read; on a miss, debian_apt.py resolves the pins with
+the machine's apt in an isolated configuration and the result goes into the
+cache. A pinned version that left the archive falls forward to what its
+metapackage selects now (one warning line); debian_guest.bzl turns that into
+an error under exact pins.
 
-So each pin is first looked up in the repository cache with ctx.download and
-a placeholder file:// URL. Only on a miss does apt run (isolated, see
-debian_apt.py): `apt-get download <name>:<arch>=<version>`, then the sha256 is
-compared with the pin. A verified .deb goes into the repository cache with
-ctx.download(file://) when downloads are enabled; when they are disabled,
-which is this workspace's default, the rule writes it into the cache itself
-(repository_cache.py names the candidate directories) and keeps the write only
-if a cache-only ctx.download then finds it. Either way the next fetch, from any
-clone using the same cache, is served from the cache without running apt.
+Why not Bazel's repository cache: Bazel 4.2.3 gives a repository rule no way
+to put a file there while downloads are disabled (this workspace's
+--experimental_repository_disable_download refuses file:// URLs too), nor to
+learn where it is; a --distdir must be named before the rule runs. A cache
+the project owns needs no guess about Bazel's internals.
 """
 
 _ARCHES = {
@@ -38,8 +38,9 @@ _ARCHES = {
 
 _ROLES = ["kernel", "kernel-meta", "busybox"]
 
-_STAGING = "_staging"  # apt's downloads (placeholder URL target before that)
-_SCRATCH = "_scratch"  # isolated apt state, extraction
+_FIELDS = ["guest", "suite", "name", "arch", "version", "filename", "sha256", "role", "selected_by"]
+
+_SCRATCH = "_scratch"  # isolated apt state, downloads, extraction
 
 def _parse_lock(ctx, text):
     lock = json.decode(text)
@@ -47,15 +48,22 @@ def _parse_lock(ctx, text):
     if type(pins) != "list" or not pins:
         fail("{}: no \"packages\" list".format(ctx.attr.lock))
     for pin in pins:
-        for field in ["name", "arch", "version", "filename", "sha256", "role"]:
+        for field in _FIELDS:
             if type(pin.get(field)) != "string" or not pin[field]:
-                fail("{}: entry {} lacks \"{}\"".format(ctx.attr.lock, pin, field))
+                fail("{}: entry {} lacks \"{}\"; re-pin with: python3 guests/debian/refresh_pins.py".format(
+                    ctx.attr.lock,
+                    pin,
+                    field,
+                ))
         if pin["arch"] not in _ARCHES:
             fail("{}: {}: arch must be one of {}".format(ctx.attr.lock, pin["name"], _ARCHES.keys()))
         if pin["role"] not in _ROLES:
             fail("{}: {}: role must be one of {}".format(ctx.attr.lock, pin["name"], _ROLES))
-        if "/" in pin["filename"]:
-            fail("{}: {}: filename must be a plain file name".format(ctx.attr.lock, pin["name"]))
+        if "/" in pin["filename"] or not pin["guest"].isalnum():
+            fail("{}: {}: filename must be a plain file name, guest alphanumeric".format(
+                ctx.attr.lock,
+                pin["name"],
+            ))
     return pins
 
 def _execute(ctx, argv, what, **kwargs):
@@ -69,98 +77,81 @@ def _execute(ctx, argv, what, **kwargs):
         ))
     return result
 
-def _canonical_id(pin):
-    # Part of the cache key besides the sha256: a hand-edited version with an
-    # unchanged sha256 is a cache miss (and then fails on the sha256 check)
-    # rather than a silent hit.
-    return "debian:{}:{}={}".format(pin["name"], pin["arch"], pin["version"])
+def _key(pin):
+    return "{}/{}:{}".format(pin["guest"], pin["name"], pin["arch"])
 
-def _from_cache(ctx, pin):
-    """Looks the pin up in the repository cache; True on a hit."""
-    result = ctx.download(
-        url = "file://{}/{}".format(ctx.path(_STAGING), pin["filename"]),
-        output = "debs/" + pin["filename"],
-        sha256 = pin["sha256"],
-        canonical_id = _canonical_id(pin),
-        allow_fail = True,
-    )
-    return result.success
+def _cache_dir(ctx):
+    env = ctx.os.environ
+    if env.get("XHV_DEB_CACHE"):
+        return env["XHV_DEB_CACHE"]
+    if env.get("XDG_CACHE_HOME"):
+        return env["XDG_CACHE_HOME"] + "/xhv/debs"
+    if env.get("HOME"):
+        return env["HOME"] + "/.cache/xhv/debs"
+    return None
 
-def _cache_candidates(ctx, python):
-    """Directories that may be this command's repository cache, best first."""
-    return _execute(ctx, [
-        python,
-        ctx.path(Label("//guests/debian:repository_cache.py")),
-        "--output-base",
-        str(ctx.path(".").dirname.dirname),
-        "--workspace",
-        str(ctx.path(Label("//:WORKSPACE")).dirname),
-    ], "repository_cache.py").stdout.splitlines()
-
-def _store_in_cache(ctx, pin, candidates):
-    """Puts a verified staged .deb into the repository cache; True if it is
-    now served from there (and copied to debs/ by that cache hit)."""
-    if _from_cache(ctx, pin):
-        # Downloads are enabled: Bazel fetched the file:// URL and cached it.
-        return True
-    staged = str(ctx.path(_STAGING)) + "/" + pin["filename"]
-
-    # Bazel marks the canonical id of an entry with an empty file named
-    # id-<sha256 of the id>.
-    id_hash = _execute(ctx, [
+def _from_cache(ctx, cache, sha256, filename):
+    """Copies the cached .deb with this sha256 to debs/<filename>; True on a verified hit."""
+    if cache == None:
+        return False
+    result = ctx.execute([
         "sh",
         "-c",
-        'printf %s "$1" | sha256sum',
-        "id",
-        _canonical_id(pin),
-    ], "sha256sum").stdout.split(" ")[0]
-    for cache in candidates:
-        entry = "{}/content_addressable/sha256/{}".format(cache, pin["sha256"])
-        stored = ctx.execute([
-            "sh",
-            "-c",
-            'mkdir -p "$1" && cp "$2" "$1/file.tmp" && mv -f "$1/file.tmp" "$1/file" && touch "$1/$3"',
-            "store",
-            entry,
-            staged,
-            "id-" + id_hash,
-        ])
-        if stored.return_code == 0 and _from_cache(ctx, pin):
-            return True
-    return False
+        'f="$1/sha256/$2"; [ -f "$f" ] || exit 3; ' +
+        'echo "$2  $f" | sha256sum --check --status || { rm -f "$f"; exit 4; }; ' +
+        'mkdir -p debs && cp "$f" "debs/$3"',
+        "from_cache",
+        cache,
+        sha256,
+        filename,
+    ])
+    return result.return_code == 0
 
-def _fetch_missing(ctx, pins, python):
-    keys = ["{}:{}".format(p["name"], p["arch"]) for p in pins]
-    ctx.report_progress("apt-get download " + " ".join(keys))
+def _to_cache(ctx, cache, path, sha256):
+    if cache == None:
+        return
+    ctx.execute([
+        "sh",
+        "-c",
+        'mkdir -p "$1/sha256" && cp "$2" "$1/sha256/.$3.tmp" && mv -f "$1/sha256/.$3.tmp" "$1/sha256/$3"',
+        "to_cache",
+        cache,
+        path,
+        sha256,
+    ])
+
+def _resolve_missing(ctx, pins, python, cache):
+    """Runs the resolver for pins not in the cache; returns its entries."""
+    keys = [_key(p) for p in pins]
+    ctx.report_progress("apt: " + " ".join(keys))
+    downloads = _SCRATCH + "/debs"
     result = ctx.execute([
         python,
         ctx.path(Label("//guests/debian:debian_apt.py")),
-        "fetch",
+        "resolve",
         "--lock",
         ctx.path(ctx.attr.lock),
         "--workdir",
         ctx.path(_SCRATCH + "/apt"),
         "--dest",
-        ctx.path(_STAGING),
+        ctx.path(downloads),
+        "--out",
+        ctx.path(_SCRATCH + "/resolved.json"),
     ] + keys, quiet = True, timeout = 1800)
     if result.return_code != 0:
         fail("\n" + result.stderr.strip())
-    candidates = _cache_candidates(ctx, python)
-    for pin in pins:
-        if not _store_in_cache(ctx, pin, candidates):
-            print(("debian_packages: {} could not be stored in the repository cache " +
-                   "(disabled, or not found); using it uncached, so the next fetch runs " +
-                   "apt again").format(pin["filename"]))
-            ctx.execute(["mkdir", "-p", "debs"])
-            _execute(ctx, [
-                "cp",
-                ctx.path(_STAGING + "/" + pin["filename"]),
-                ctx.path("debs/" + pin["filename"]),
-            ], "copying " + pin["filename"])
+    resolved = json.decode(ctx.read(_SCRATCH + "/resolved.json"))
+    entries = resolved["entries"]
+    for entry in entries:
+        used = entry["used"]
+        staged = ctx.path("{}/{}".format(downloads, used["filename"]))
+        _to_cache(ctx, cache, staged, used["sha256"])
+        _execute(ctx, ["sh", "-c", 'mkdir -p debs && cp "$1" "debs/$2"', "copy", staged, used["filename"]], "copying " + used["filename"])
+    return entries, resolved["warning"]
 
-def _extract_kernel(ctx, pin, arch):
-    dest = "{}/{}".format(_SCRATCH, pin["name"])
-    ctx.execute(["mkdir", "-p", dest])
+def _extract_kernel(ctx, filename, dest):
+    scratch = "{}/x-{}".format(_SCRATCH, filename)
+    ctx.execute(["mkdir", "-p", scratch])
 
     # Only ./boot/vmlinuz-*: dpkg-deb -x would also unpack ~400 MB of modules
     # that the guests do not use (no root needed either way). ./boot/ comes
@@ -172,99 +163,108 @@ def _extract_kernel(ctx, pin, arch):
         "-c",
         'dpkg-deb --fsys-tarfile "$1" | tar -x -C "$2" --occurrence=1 --wildcards "./boot/vmlinuz-*"',
         "extract",
-        ctx.path("debs/" + pin["filename"]),
-        ctx.path(dest),
-    ], "extracting /boot/vmlinuz-* from " + pin["filename"])
-    images = ctx.path(dest + "/boot").readdir()
+        ctx.path("debs/" + filename),
+        ctx.path(scratch),
+    ], "extracting /boot/vmlinuz-* from " + filename)
+    images = ctx.path(scratch + "/boot").readdir()
     if len(images) != 1:
         fail("debian_packages: {} holds {} /boot/vmlinuz-* files, expected 1".format(
-            pin["filename"],
+            filename,
             len(images),
         ))
-    _execute(ctx, ["install", "-D", "-m", "0644", images[0], ctx.path(arch + "/vmlinuz")], "install")
-    return images[0].basename
+    _execute(ctx, ["install", "-D", "-m", "0644", images[0], ctx.path(dest)], "install")
+    return images[0].basename[len("vmlinuz-"):]
 
-def _extract_busybox(ctx, pin, arch):
-    dest = "{}/{}-{}".format(_SCRATCH, pin["name"], pin["arch"])
-    ctx.execute(["mkdir", "-p", dest])
-    _execute(ctx, [
-        "dpkg-deb",
-        "-x",
-        ctx.path("debs/" + pin["filename"]),
-        ctx.path(dest),
-    ], "dpkg-deb -x " + pin["filename"])
+def _extract_busybox(ctx, filename, dest):
+    scratch = "{}/x-{}".format(_SCRATCH, filename)
+    ctx.execute(["mkdir", "-p", scratch])
+    _execute(ctx, ["dpkg-deb", "-x", ctx.path("debs/" + filename), ctx.path(scratch)], "dpkg-deb -x " + filename)
     _execute(ctx, [
         "install",
         "-D",
         "-m",
         "0755",
-        ctx.path(dest + "/bin/busybox"),
-        ctx.path(arch + "/busybox"),
+        ctx.path(scratch + "/bin/busybox"),
+        ctx.path(dest),
     ], "install busybox")
 
-def _pin_order(pin):
-    return (pin["arch"], pin["role"], pin["name"])
+def _entry_order(entry):
+    return (entry["guest"], entry["arch"], entry["role"], entry["name"])
 
 def _debian_packages_impl(ctx):
     python = ctx.which("python3")
     if python == None:
         fail("debian_packages: python3 not found on PATH")
     pins = _parse_lock(ctx, ctx.read(ctx.path(ctx.attr.lock)))
+    cache = _cache_dir(ctx)
 
-    hits = []
+    entries = []
     missing = []
     for pin in pins:
-        if _from_cache(ctx, pin):
-            hits.append(pin)
+        if _from_cache(ctx, cache, pin["sha256"], pin["filename"]):
+            entry = dict(pin)
+            entry["used"] = {k: pin[k] for k in ["name", "version", "filename", "sha256"]}
+            entry["drifted"] = False
+            entries.append(entry)
         else:
             missing.append(pin)
+    hits = len(entries)
+    warning = None
     if missing:
-        _fetch_missing(ctx, missing, python)
+        resolved, warning = _resolve_missing(ctx, missing, python, cache)
+        entries += resolved
 
     # Where each .deb came from (printed only when the repository is fetched).
-    print("debian_packages: {} .deb(s) from the repository cache, {} via apt{}".format(
-        len(hits),
+    print("debian_packages: {} .deb(s) from {}, {} via apt".format(
+        hits,
+        cache or "(no cache: HOME unset)",
         len(missing),
-        "".join([" " + p["filename"] for p in missing]),
     ))
+    if warning:
+        print(warning)
 
     versions = []
     exposed = {}
-    for pin in sorted(pins, key = _pin_order):
-        arch = _ARCHES[pin["arch"]]
+    for entry in sorted(entries, key = _entry_order):
+        prefix = "{}_{}".format(entry["guest"], _ARCHES[entry["arch"]])
+        used = entry["used"]
         note = ""
-        if pin["role"] == "kernel":
-            note = " -> {}/vmlinuz ({})".format(arch, _extract_kernel(ctx, pin, arch))
-            exposed["vmlinuz_" + arch] = arch + "/vmlinuz"
-        elif pin["role"] == "busybox":
-            _extract_busybox(ctx, pin, arch)
-            note = " -> {}/busybox".format(arch)
-            exposed["busybox_" + arch] = arch + "/busybox"
-        versions.append("{}:{} {} sha256:{} {}{}".format(
-            pin["name"],
-            pin["arch"],
-            pin["version"],
-            pin["sha256"],
-            pin["filename"],
+        if entry["role"] == "kernel":
+            entry["kernel_release"] = _extract_kernel(ctx, used["filename"], prefix + "/vmlinuz")
+            exposed[prefix + "_vmlinuz"] = prefix + "/vmlinuz"
+            note = " -> {}/vmlinuz ({})".format(prefix, entry["kernel_release"])
+        elif entry["role"] == "busybox":
+            _extract_busybox(ctx, used["filename"], prefix + "/busybox")
+            exposed[prefix + "_busybox"] = prefix + "/busybox"
+            note = " -> {}/busybox".format(prefix)
+        versions.append("{} {}:{} {} sha256:{} {}{}{}".format(
+            entry["guest"],
+            used["name"],
+            entry["arch"],
+            used["version"],
+            used["sha256"],
+            used["filename"],
             note,
+            " (pinned {} {}, left the archive)".format(entry["name"], entry["version"]) if entry["drifted"] else "",
         ))
-    for arch in _ARCHES.values():
+    for entry in entries:
+        prefix = "{}_{}".format(entry["guest"], _ARCHES[entry["arch"]])
         for kind in ["vmlinuz", "busybox"]:
-            if kind + "_" + arch not in exposed:
-                fail("debian_packages: {} pins no {} for {}".format(ctx.attr.lock, kind, arch))
+            if prefix + "_" + kind not in exposed:
+                fail("debian_packages: {} pins no {} for {} {}".format(ctx.attr.lock, kind, entry["guest"], entry["arch"]))
 
     ctx.delete(_SCRATCH)
-    ctx.delete(_STAGING)
     ctx.file("versions.txt", "\n".join(versions) + "\n", executable = False)
+    ctx.file("resolution.json", json.encode_indent(entries) + "\n", executable = False)
     build = [
         "# Generated by //guests/debian:debian_packages.bzl from {}.".format(ctx.attr.lock),
         'package(default_visibility = ["//visibility:public"])',
         "",
-        'exports_files(["versions.txt"])',
+        'exports_files(["versions.txt", "resolution.json"])',
         "",
         'filegroup(name = "versions", srcs = ["versions.txt"])',
         "",
-        'filegroup(name = "debs", srcs = glob(["debs/*.deb"]))',
+        'filegroup(name = "resolution", srcs = ["resolution.json"])',
     ]
     for name, path in sorted(exposed.items()):
         build += ["", 'filegroup(name = "{}", srcs = ["{}"])'.format(name, path)]
@@ -272,7 +272,8 @@ def _debian_packages_impl(ctx):
 
 debian_packages = repository_rule(
     implementation = _debian_packages_impl,
-    doc = "Pinned Debian .debs fetched with an isolated apt, kept in the repository cache.",
+    doc = "Pinned Debian .debs fetched with an isolated apt, kept in xhv's .deb cache.",
+    environ = ["XHV_DEB_CACHE", "XDG_CACHE_HOME", "HOME", "XHV_DEBIAN_ARCHIVE"],
     attrs = {
         "lock": attr.label(
             mandatory = True,

@@ -32,19 +32,19 @@ grub_cfg = rule(
 _GUEST_GRUB_CFG = """\
 set timeout=0
 set timeout_style=hidden
-menuentry "Debian 12 {arch}" {{
+menuentry "{title}" {{
     linux /boot/vmlinuz {cmdline} {{xhv_flags}}
     initrd /boot/initrd.cpio
     boot
 }}
 """
 
-def guest_disk(name, arch, kernel, initramfs, cmdline, volume_id, cmdline_flags = [], **kwargs):
+def guest_disk(name, title, kernel, initramfs, cmdline, volume_id, cmdline_flags = [], **kwargs):
     """A bootable guest disk.
 
     Args:
       name: target name; the image is <name>.img.
-      arch: "x86" or "x86_64", for the menu title.
+      title: the GRUB menu entry, e.g. "Debian 12 x86".
       kernel: label of the kernel image (bzImage).
       initramfs: label of the uncompressed cpio initramfs.
       cmdline: kernel command line.
@@ -55,7 +55,7 @@ def guest_disk(name, arch, kernel, initramfs, cmdline, volume_id, cmdline_flags 
     """
     grub_cfg(
         name = name + "_grub",
-        content = _GUEST_GRUB_CFG.format(arch = arch, cmdline = cmdline),
+        content = _GUEST_GRUB_CFG.format(title = title, cmdline = cmdline),
         cmdline_flags = cmdline_flags,
     )
     disk_image(

@@ -22,6 +22,9 @@ guest uptime_at_init "$uptime_at_init"
 read -r initramfs_arch </xhv/arch
 guest initramfs "$initramfs_arch"
 guest kernel "$(uname -r -m)"
+read -r kernel_version </proc/version
+guest kernel_version "$kernel_version"
+guest busybox_version "$(busybox 2>&1 | head -n 1)"
 read -r cmdline </proc/cmdline
 guest cmdline "$cmdline"
 
