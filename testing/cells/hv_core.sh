@@ -26,7 +26,7 @@ rounds=$(param xhv.quiesce_rounds 200)
 quiesce_on() {
     batches=0
     while :; do
-        taskset -c "$1" /xhv/hvcheck quiesce "$rounds" >/tmp/q"$1" || return 1
+        on_cpu "$1" /xhv/hvcheck quiesce "$rounds" >/tmp/q"$1" || return 1
         batches=$((batches + 1))
         [ -e /tmp/storm.done ] && break
     done

@@ -14,6 +14,15 @@ param() {
     echo "$2"
 }
 
+# on_cpu CPU PROG ARGS...: runs PROG pinned to CPU. The hex-mask form of
+# taskset, the only one Debian 11's busybox (1.30) has.
+on_cpu() {
+    local mask
+    mask=$(printf %x $((1 << $1)))
+    shift
+    taskset "$mask" "$@"
+}
+
 # The guest kernel's NMI counts, one per CPU: the NMI row of /proc/interrupts.
 nmi_per_cpu() {
     awk '$1 == "NMI:" { s = ""; for (i = 2; i <= NF && $i ~ /^[0-9]+$/; i++) s = s " " $i; print s }' \
@@ -51,7 +60,7 @@ with_nmi_storm() {
         echo "XHV-GUEST: nmi_window=closed"
         i=0
         while [ "$i" -lt "$storm" ]; do
-            taskset -c $((i % cpus)) sh -c 'echo l >/proc/sysrq-trigger'
+            on_cpu $((i % cpus)) sh -c 'echo l >/proc/sysrq-trigger'
             i=$((i + 1))
         done
         /xhv/nmisrc "$device" "$seed" >/tmp/nmisrc.out
@@ -81,7 +90,7 @@ check_cpus_alive() {
     cpus=$(nproc)
     i=0
     while [ "$i" -lt "$cpus" ]; do
-        ran_on=$(taskset -c "$i" cat /proc/self/stat | awk '{ print $39 }')
+        ran_on=$(on_cpu "$i" cat /proc/self/stat | awk '{ print $39 }')
         [ "$ran_on" = "$i" ] || fail "a process pinned to CPU $i ran on CPU '$ran_on'"
         i=$((i + 1))
     done
@@ -102,7 +111,7 @@ probe_hv_image() {
 }
 
 # on_every_cpu FUNC: runs `FUNC CPU` in the background once per CPU (FUNC
-# pins what it starts with taskset), waits for all of them; fails if any did.
+# pins what it starts with on_cpu), waits for all of them; fails if any did.
 on_every_cpu() {
     pids=
     cpu=0

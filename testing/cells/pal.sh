@@ -35,10 +35,10 @@ guest main_1_2 "$(grep -c '=' /tmp/main.out) lines"
 rounds=$(param xhv.pal_rounds 50)
 iters=$(param xhv.pal_iters 20)
 pal_loops_on() {
-    taskset -c "$1" sh -c "n=$1; while [ \$n -lt $((rounds * 2)) ]; do
+    on_cpu "$1" sh -c "n=$1; while [ \$n -lt $((rounds * 2)) ]; do
         /xhv/test \$n >/dev/null || exit 1; n=\$((n + $(nproc))); done" &
     loop=$!
-    taskset -c "$1" /xhv/test_args 7 "$iters" "$(($1 + 1))" >/tmp/ta"$1".out 2>&1
+    on_cpu "$1" /xhv/test_args 7 "$iters" "$(($1 + 1))" >/tmp/ta"$1".out 2>&1
     args=$?
     wait "$loop" && [ "$args" = 0 ]
 }
