@@ -42,6 +42,21 @@ BOCHS_BIOS = "/usr/share/bochs/BIOS-bochs-latest"
 BOCHS_VGABIOS = "/usr/share/vgabios/vgabios.bin"
 
 
+def bochs_topology(cpus):
+    """Bochs' `count=` (packages:cores:threads) for `cpus` CPUs.
+
+    Bochs' CPU models report a fixed CPUID leaf 0xB of two threads per core,
+    whatever `count=` says. With one-CPU packages (`count=2`), Linux 5.10
+    then takes CPU 1 for the second thread of a core on a machine without
+    SMT and refuses to bring it online (bringup_cpu: -ECANCELED). Packages of
+    two-thread cores agree with that leaf: Linux 5.10 and 6.1 bring every
+    CPU up. An odd count cannot agree; it gets one-CPU packages.
+    """
+    if cpus > 1 and cpus % 2 == 0:
+        return "1:%d:2" % (cpus // 2)
+    return "%d:1:1" % cpus
+
+
 class RunnerError(Exception):
     """A run could not be set up (bad input, missing emulator): not a test verdict."""
 
@@ -124,8 +139,8 @@ class Run:
             "vgaromimage: file=%s" % BOCHS_VGABIOS,
             # Headless: rfb never waits for a viewer (Debian's build lacks nogui).
             'display_library: rfb, options="timeout=0"',
-            "cpu: model=%s, count=%d, quantum=%d, ips=%d, reset_on_triple_fault=0, "
-            "ignore_bad_msrs=1" % (model, a.smp, a.bochs_quantum, BOCHS_IPS),
+            "cpu: model=%s, count=%s, quantum=%d, ips=%d, reset_on_triple_fault=0, "
+            "ignore_bad_msrs=1" % (model, bochs_topology(a.smp), a.bochs_quantum, BOCHS_IPS),
             "clock: sync=none, time0=%d" % a.bochs_time0,
             "boot: disk",
             "com1: enabled=1, mode=file, dev=%s" % self.com1,
@@ -154,6 +169,7 @@ class Run:
         with open(cont, "w") as f:
             f.write("c\n")
         self.replay = {"emulator": "bochs", "cpu_model": model, "smp": a.smp,
+                       "topology": bochs_topology(a.smp),
                        "quantum": a.bochs_quantum,
                        "mem_mib": a.mem_mib, "ips": BOCHS_IPS, "clock": "sync=none",
                        "time0": a.bochs_time0}

@@ -50,6 +50,17 @@ class HungGuestTest(unittest.TestCase):
         self.assertIn("no VMX", str(ctx.exception))
 
 
+class BochsTopologyTest(unittest.TestCase):
+
+    def test_even_cpu_counts_are_two_thread_cores_as_bochs_cpuid_leaf_0xb_reports(self):
+        self.assertEqual(xhv_run.bochs_topology(2), "1:1:2")
+        self.assertEqual(xhv_run.bochs_topology(8), "1:4:2")
+
+    def test_odd_cpu_counts_are_single_cpu_packages(self):
+        self.assertEqual(xhv_run.bochs_topology(1), "1:1:1")
+        self.assertEqual(xhv_run.bochs_topology(3), "3:1:1")
+
+
 if __name__ == "__main__":
     HANG_DISK = os.path.abspath(sys.argv.pop(1))
     unittest.main()
