@@ -30,6 +30,8 @@ HV_NMIS = re.compile(r"^nmi: cpu=(\d+) guest=(\d+) injected=(\d+) merged=(\d+) o
 HV_QUIESCE = re.compile(r"^quiesce: rounds=(\d+)")
 TV_SHUTDOWN = re.compile(r"^trustvisor: CPU \d+: shutdown: (\d+) registrations, (\d+) PAL calls, "
                          r"(\d+) PALs scrubbed, (\d+) revoked")
+PVHBOOT_ENTERED = "pvhboot: entering the kernel"
+HV_PVH_ENTRY = re.compile(r"^vmx: CPU 0 \(APIC ID \d+\) entering the guest kernel at its PVH entry")
 GUEST_E820 = re.compile(r"^(0x[0-9a-f]+)-(0x[0-9a-f]+) (.*)$")
 
 
@@ -206,6 +208,15 @@ def judge(cell, result):
         if m:
             verdicts.append((m.group(1), m.group(2).strip()))
 
+    loader_panic = next((l for l in com1 if "pvhboot: PANIC" in l), None)
+    if loader_panic:
+        return False, "the direct-boot loader stopped: %s" % loader_panic.strip(), guest
+    if cell.get("boot") == "pvh" and cell["hv"] == "none" and not any(
+            PVHBOOT_ENTERED in l for l in com1):
+        return False, "pvhboot never entered the kernel (no %r on COM1)" % PVHBOOT_ENTERED, guest
+    if cell.get("boot") == "pvh" and cell["hv"] != "none" and not any(
+            HV_PVH_ENTRY.search(l) for l in com1):
+        return False, "the hypervisor log does not show the direct boot's kernel entry", guest
     if cell["hv"] != "none":
         if not any(HV_BANNER.search(l) for l in com1):
             return False, "no hypervisor banner on COM1", guest
@@ -303,6 +314,8 @@ def main():
     ap.add_argument("--hv", required=True, help="x86, x86_64 or none")
     ap.add_argument("--debian", required=True, help="the guest's Debian release, e.g. debian12")
     ap.add_argument("--guest", required=True)
+    ap.add_argument("--boot", choices=("grub", "pvh"), required=True,
+                    help="how the guest starts: the GRUB chain or the direct boot (PVH)")
     ap.add_argument("--guest-versions", default=None,
                     help="versions.json of the guest's kernel and busybox (//guests/debian)")
     ap.add_argument("--pal", required=True)
@@ -311,7 +324,7 @@ def main():
                          "checks see a bug planted in this build")
     args = ap.parse_args()
     cell = {"cell": args.cell, "hv": args.hv, "debian": args.debian, "guest": args.guest,
-            "pal": args.pal}
+            "pal": args.pal, "boot": args.boot}
     if args.guest_versions:
         with open(args.guest_versions) as f:
             cell["versions"] = json.load(f)

@@ -9,7 +9,7 @@ console (COM2) stream as they come, with a progress line; the run ends with
 the cell's verdict, judged exactly as the matrix judges it.
 
   ./bazelw run //:demo
-  ./bazelw run //:demo -- --cell hv_x86_debian11_x86_pal_x86 --emulator bochs
+  ./bazelw run //:demo -- --cell hv_x86_debian11_x86_pal_x86_grub --emulator bochs
   ./bazelw run //:demo -- --list
 """
 
@@ -24,8 +24,8 @@ from testing import cell_test
 from testing.runner import xhv_run
 from tools import xhvlog
 
-DEFAULT_CELL = "hv_x86_64_debian12_x86_64_pal_x86_64"
-CELL_NAME = re.compile(r"hv_(x86|x86_64)_(debian[0-9]+)_(x86|x86_64)_pal_(x86|x86_64)$")
+DEFAULT_CELL = "hv_x86_64_debian12_x86_64_pal_x86_64_pvh"
+CELL_NAME = re.compile(r"hv_(x86|x86_64)_(debian[0-9]+)_(x86|x86_64)_pal_(x86|x86_64)_(grub|pvh)$")
 
 
 def runfile(path):
@@ -107,7 +107,7 @@ def main():
         sys.stderr.write("demo: no cell %r; choose one of: %s\n"
                          % (args.cell, ", ".join(sorted(cells))))
         return 2
-    hv, debian, guest, pal = CELL_NAME.match(args.cell).groups()
+    hv, debian, guest, pal, boot = CELL_NAME.match(args.cell).groups()
 
     parser = argparse.ArgumentParser()
     xhv_run.add_arguments(parser)
@@ -134,7 +134,8 @@ def main():
             return 130
         live.poll(result["wall_seconds"])
         result["timeout"] = args.timeout
-        cell = {"cell": args.cell, "hv": hv, "debian": debian, "guest": guest, "pal": pal}
+        cell = {"cell": args.cell, "hv": hv, "debian": debian, "guest": guest, "pal": pal,
+                "boot": boot}
         passed, reason, _ = cell_test.judge(cell, result)
         if args.keep:
             os.makedirs(args.keep, exist_ok=True)

@@ -7,33 +7,41 @@ cell plus the disks it boots, and `//testing:matrix` is their test_suite.
 """
 
 load("//guests/disk:disk_image.bzl", "disk_image")
-load("//guests/disk:guest_disk.bzl", "guest_disk")
+load("//guests/disk:guest_disk.bzl", "guest_disk", "pvh_guest_disk")
 load("//guests/initramfs:initramfs.bzl", "guest_initramfs")
 
 # The seed's status table first (Debian 11, the release it ran), then the
 # same cells on Debian 12, the quiesce stress cells of each hypervisor arch,
-# and the bare baselines: one row per cell.
+# and the bare baselines: one row per cell. `boot` is how the guest starts:
+# "grub", the GRUB chain (xhv runs the guest disk's MBR, whose GRUB boots
+# the bzImage: how XMHF boots a machine's own OS, and what the seed ran), or
+# "pvh", the direct boot (GRUB hands xhv, or the bare pvhboot, the kernel
+# ELF and the initramfs; no decompression, no real mode). The seed's rows
+# keep the GRUB chain, which so covers every hypervisor and guest arch;
+# every other cell boots directly.
 MATRIX = [
-    # hv      Debian      guest     pal       emulator
-    ("x86", "debian11", "x86", "x86", "bochs"),
-    ("x86_64", "debian11", "x86", "x86", "bochs"),
-    ("x86_64", "debian11", "x86_64", "x86", "bochs"),
-    ("x86_64", "debian11", "x86_64", "x86_64", "bochs"),
-    ("none", "debian11", "x86", "none", "bochs"),
-    ("none", "debian11", "x86", "none", "qemu-tcg"),
-    ("none", "debian11", "x86_64", "none", "bochs"),
-    ("none", "debian11", "x86_64", "none", "qemu-tcg"),
-    ("x86", "debian12", "x86", "x86", "bochs"),
-    ("x86_64", "debian12", "x86", "x86", "bochs"),
-    ("x86_64", "debian12", "x86_64", "x86", "bochs"),
-    ("x86_64", "debian12", "x86_64", "x86_64", "bochs"),
-    ("x86", "debian12", "x86", "none", "bochs"),
-    ("x86_64", "debian12", "x86_64", "none", "bochs"),
-    ("none", "debian12", "x86", "none", "bochs"),
-    ("none", "debian12", "x86", "none", "qemu-tcg"),
-    ("none", "debian12", "x86_64", "none", "bochs"),
-    ("none", "debian12", "x86_64", "none", "qemu-tcg"),
+    # hv      Debian      guest     pal       boot    emulator
+    ("x86", "debian11", "x86", "x86", "grub", "bochs"),
+    ("x86_64", "debian11", "x86", "x86", "grub", "bochs"),
+    ("x86_64", "debian11", "x86_64", "x86", "grub", "bochs"),
+    ("x86_64", "debian11", "x86_64", "x86_64", "grub", "bochs"),
+    ("none", "debian11", "x86", "none", "grub", "bochs"),
+    ("none", "debian11", "x86", "none", "grub", "qemu-tcg"),
+    ("none", "debian11", "x86_64", "none", "grub", "bochs"),
+    ("none", "debian11", "x86_64", "none", "grub", "qemu-tcg"),
+    ("x86", "debian12", "x86", "x86", "pvh", "bochs"),
+    ("x86_64", "debian12", "x86", "x86", "pvh", "bochs"),
+    ("x86_64", "debian12", "x86_64", "x86", "pvh", "bochs"),
+    ("x86_64", "debian12", "x86_64", "x86_64", "pvh", "bochs"),
+    ("x86", "debian12", "x86", "none", "pvh", "bochs"),
+    ("x86_64", "debian12", "x86_64", "none", "pvh", "bochs"),
+    ("none", "debian12", "x86", "none", "pvh", "bochs"),
+    ("none", "debian12", "x86", "none", "pvh", "qemu-tcg"),
+    ("none", "debian12", "x86_64", "none", "pvh", "bochs"),
+    ("none", "debian12", "x86_64", "none", "pvh", "qemu-tcg"),
 ]
+
+BOOT_PATHS = ["grub", "pvh"]
 
 # The hypapp each kind of hypervisor cell links: helloworld's hypercall
 # reports how many CPUs it found parked (the quiesce stress cells); the PAL
@@ -121,12 +129,13 @@ GUEST_CMDLINE = " ".join([
 # below Bazel's own timeout for size "large" (900 s).
 CELL_TIMEOUT = 600
 
-def cell_name(hv, debian, guest, pal, emulator):
-    return "cell_{}_{}_{}_{}_{}".format(
+def cell_name(hv, debian, guest, pal, boot, emulator):
+    return "cell_{}_{}_{}_{}_{}_{}".format(
         "nohv" if hv == "none" else "hv_" + hv,
         debian,
         guest,
         "nopal" if pal == "none" else "pal_" + pal,
+        boot,
         emulator.replace("-", "_"),
     )
 
@@ -147,65 +156,79 @@ def _cell_files(kind, guest, pal):
         files["//guests/tools:hcfuzz_" + pal] = "xhv/hcfuzz"
     return files
 
-def _guest_disk_name(kind, debian, guest, pal):
-    return "{}_{}_{}".format(kind, debian, guest) + ("_pal_" + pal if kind == "pal" else "")
+def _guest_disk_name(kind, debian, guest, pal, boot):
+    return "{}_{}_{}".format(kind, debian, guest) + ("_pal_" + pal if kind == "pal" else "") + (
+        "_pvh" if boot == "pvh" else ""
+    )
 
 def debian_guest_label(debian, guest, part):
     """The checked kernel, busybox or versions.json of a Debian guest."""
     return "//guests/debian:{}_{}_{}".format(debian, guest, part)
 
 def _guest_disks():
-    """One initramfs and guest disk per (cell kind, Debian, guest arch, pal arch) in MATRIX."""
+    """One initramfs per (cell kind, Debian, guest arch, pal arch), one disk per boot path, in MATRIX."""
     seen = []
-    for hv, debian, guest, pal, _ in MATRIX:
-        key = (_cell_kind(hv, pal), debian, guest, pal)
+    for hv, debian, guest, pal, boot, _ in MATRIX:
+        key = (_cell_kind(hv, pal), debian, guest, pal, boot)
         if key not in seen:
             seen.append(key)
-    for volume, (kind, debian, guest, pal) in enumerate(seen):
-        name = _guest_disk_name(kind, debian, guest, pal)
-        guest_initramfs(
-            name = "initramfs_" + name,
-            arch = guest,
-            busybox = debian_guest_label(debian, guest, "busybox"),
-            files = _cell_files(kind, guest, pal),
-        )
+    initramfs = []
+    for volume, (kind, debian, guest, pal, boot) in enumerate(seen):
+        name = _guest_disk_name(kind, debian, guest, pal, boot)
+        cpio = "initramfs_" + _guest_disk_name(kind, debian, guest, pal, "grub")
+        if cpio not in initramfs:
+            initramfs.append(cpio)
+            guest_initramfs(
+                name = cpio,
+                arch = guest,
+                busybox = debian_guest_label(debian, guest, "busybox"),
+                files = _cell_files(kind, guest, pal),
+            )
         cmdline = GUEST_CMDLINE
         if kind != "bare":
             cmdline += " xhv.hv_image=" + HV_IMAGE_BASE
-        guest_disk(
+        disk = pvh_guest_disk if boot == "pvh" else guest_disk
+        disk(
             name = "guest_disk_" + name,
             title = "{} {}".format(DEBIAN_TITLES[debian], guest),
             cmdline = cmdline,
-            initramfs = ":initramfs_" + name,
+            initramfs = ":" + cpio,
             cmdline_flags = STRESS_FLAGS,
-            kernel = debian_guest_label(debian, guest, "vmlinuz"),
             volume_id = "4755" + ("000" + str(volume))[-4:],
+            **({"vmlinux": debian_guest_label(debian, guest, "vmlinux")} if boot == "pvh" else {"kernel": debian_guest_label(debian, guest, "vmlinuz")})
         )
 
-def _hv_disk_name(hv, kind):
-    return "hv_chain_disk_{}_{}".format(HYPAPPS[kind], hv)
+def _hv_disk_name(hv, kind, boot):
+    return "hv_{}_disk_{}_{}".format("pvh" if boot == "pvh" else "chain", HYPAPPS[kind], hv)
+
+# The hypervisor disk's GRUB menu per boot path (testing/hv_*_grub.cfg).
+_HV_GRUB_CFG = {
+    "grub": "hv_chain_grub.cfg",
+    "pvh": "hv_pvh_grub.cfg",
+}
 
 def _hv_disks(hv_arches):
-    """The hypervisor's boot disk per (arch, hypapp), and the legacy-ordering one."""
+    """The hypervisor's boot disks per (arch, hypapp, boot path), and the legacy-ordering ones."""
     volume = 0
     for arch in hv_arches:
         for hypapp in sorted({a: 1 for a in HYPAPPS.values()}.keys()):
-            disk_image(
-                name = "hv_chain_disk_{}_{}".format(hypapp, arch),
-                files = {":hv_image_{}_{}".format(hypapp, arch): "boot/xhv.elf"},
-                grub_cfg = "hv_chain_grub.cfg",
-                volume_id = "4856430" + str(volume),
-            )
-            volume += 1
+            for boot in BOOT_PATHS:
+                disk_image(
+                    name = "hv_{}_disk_{}_{}".format("pvh" if boot == "pvh" else "chain", hypapp, arch),
+                    files = {":hv_image_{}_{}".format(hypapp, arch): "boot/xhv.elf"},
+                    grub_cfg = _HV_GRUB_CFG[boot],
+                    volume_id = "485643" + ("0" + str(volume))[-2:],
+                )
+                volume += 1
     for i, hypapp in enumerate(["helloworld", "trustvisor"]):
         disk_image(
             name = "hv_chain_disk_legacy_quiesce_{}_x86_64".format(hypapp),
             files = {":hv_image_legacy_quiesce_{}_x86_64".format(hypapp): "boot/xhv.elf"},
             grub_cfg = "hv_chain_grub.cfg",
-            volume_id = "4856430" + str(8 + i),
+            volume_id = "485643" + str(90 + i),
         )
 
-def _cell_test(name, hv, debian, guest, pal, emulator, disks, extra_args = [], tags = []):
+def _cell_test(name, hv, debian, guest, pal, boot, emulator, disks, extra_args = [], tags = []):
     versions = debian_guest_label(debian, guest, "versions")
     native.py_test(
         name = name,
@@ -216,6 +239,7 @@ def _cell_test(name, hv, debian, guest, pal, emulator, disks, extra_args = [], t
             "--cell=" + name,
             "--hv=" + hv,
             "--debian=" + debian,
+            "--boot=" + boot,
             "--guest=" + guest,
             "--pal=" + pal,
             "--emulator=" + emulator,
@@ -251,6 +275,7 @@ def _legacy_quiesce_test():
         "debian12",
         "x86",
         "none",
+        "grub",
         "bochs",
         [":hv_chain_disk_legacy_quiesce_helloworld_x86_64", ":guest_disk_legacy_quiesce_debian12_x86"],
         extra_args = ["--expect-failure"],
@@ -260,13 +285,14 @@ def _legacy_quiesce_test():
     _cell_test(
         "legacy_quiesce_order_pal_detected_test",
         "x86_64",
-        "debian12",
+        "debian11",
         "x86_64",
         "x86_64",
+        "grub",
         "bochs",
         [
             ":hv_chain_disk_legacy_quiesce_trustvisor_x86_64",
-            ":guest_disk_" + _guest_disk_name("pal", "debian12", "x86_64", "x86_64"),
+            ":guest_disk_" + _guest_disk_name("pal", "debian11", "x86_64", "x86_64", "grub"),
         ],
         extra_args = ["--expect-failure"],
     )
@@ -278,20 +304,20 @@ def matrix_cells(hv_arches):
     _legacy_quiesce_test()
     tests = []
     kvm_tests = []
-    for hv, debian, guest, pal, emulator in MATRIX:
-        name = cell_name(hv, debian, guest, pal, emulator)
+    for hv, debian, guest, pal, boot, emulator in MATRIX:
+        name = cell_name(hv, debian, guest, pal, boot, emulator)
         kind = _cell_kind(hv, pal)
-        disks = [":guest_disk_" + _guest_disk_name(kind, debian, guest, pal)]
+        disks = [":guest_disk_" + _guest_disk_name(kind, debian, guest, pal, boot)]
         if hv != "none":
-            disks = [":" + _hv_disk_name(hv, kind)] + disks
-        _cell_test(name, hv, debian, guest, pal, emulator, disks, tags = ["matrix"])
+            disks = [":" + _hv_disk_name(hv, kind, boot)] + disks
+        _cell_test(name, hv, debian, guest, pal, boot, emulator, disks, tags = ["matrix"])
         tests.append(":" + name)
         if hv != "none":
             # The same cell under QEMU with KVM's nested VMX: only on hosts
             # that have it (the runner says so and fails elsewhere), so
             # `manual`: ./bazelw test //testing:matrix_kvm
-            kvm = cell_name(hv, debian, guest, pal, "qemu-kvm")
-            _cell_test(kvm, hv, debian, guest, pal, "qemu-kvm", disks, tags = ["manual", "matrix_kvm"])
+            kvm = cell_name(hv, debian, guest, pal, boot, "qemu-kvm")
+            _cell_test(kvm, hv, debian, guest, pal, boot, "qemu-kvm", disks, tags = ["manual", "matrix_kvm"])
             kvm_tests.append(":" + kvm)
     native.test_suite(
         name = "matrix",

@@ -2,10 +2,13 @@
 """debian_guest: one Debian guest's kernel and busybox, checked against its pins.
 
 `debian_guest(name = "debian12_x86", guest = "debian12", arch = "x86")`
-defines :debian12_x86 (a DebianGuestInfo and its three files),
-:debian12_x86_vmlinuz, :debian12_x86_busybox and :debian12_x86_versions
-(versions.json: the kernel and busybox that the guest boots). With
---//guests/debian:exact_pins=true, a pin that fell forward fails the build.
+defines :debian12_x86 (a DebianGuestInfo and its files),
+:debian12_x86_vmlinuz (the bzImage), :debian12_x86_vmlinux (the kernel ELF
+inside it, compacted, for PVH direct boot: vmlinux.py), :debian12_x86_busybox
+and :debian12_x86_versions (versions.json: the kernel and busybox that the
+guest boots). With --//guests/debian:exact_pins=true, a pin that fell
+forward fails the build; a kernel without a PVH entry point fails the
+build of its vmlinux.
 """
 
 load("//toolchains:flags.bzl", "BoolSettingInfo")
@@ -14,7 +17,7 @@ load("//toolchains:flags.bzl", "BoolSettingInfo")
 # (refresh_pins.py maps each to its suite).
 DEBIAN_GUESTS = ["debian11", "debian12"]
 
-DebianGuestInfo = provider(fields = ["vmlinuz", "busybox", "versions"])
+DebianGuestInfo = provider(fields = ["vmlinuz", "vmlinux", "busybox", "versions"])
 
 def _debian_guest_impl(ctx):
     vmlinuz = ctx.actions.declare_file(ctx.label.name + "/vmlinuz")
@@ -46,10 +49,24 @@ def _debian_guest_impl(ctx):
         mnemonic = "CheckPins",
         progress_message = "Checking the pins of %s %s" % (ctx.attr.guest, ctx.attr.arch),
     )
+    vmlinux = ctx.actions.declare_file(ctx.label.name + "/vmlinux")
+    ctx.actions.run(
+        outputs = [vmlinux],
+        inputs = [vmlinuz],
+        executable = ctx.executable._vmlinux,
+        arguments = [vmlinuz.path, "--out", vmlinux.path, "--name", "%s %s kernel" % (ctx.attr.guest, ctx.attr.arch)],
+        mnemonic = "Vmlinux",
+        progress_message = "Extracting the PVH kernel of %s %s" % (ctx.attr.guest, ctx.attr.arch),
+    )
     return [
-        DefaultInfo(files = depset([vmlinuz, busybox, versions])),
-        DebianGuestInfo(vmlinuz = vmlinuz, busybox = busybox, versions = versions),
-        OutputGroupInfo(vmlinuz = depset([vmlinuz]), busybox = depset([busybox]), versions = depset([versions])),
+        DefaultInfo(files = depset([vmlinuz, vmlinux, busybox, versions])),
+        DebianGuestInfo(vmlinuz = vmlinuz, vmlinux = vmlinux, busybox = busybox, versions = versions),
+        OutputGroupInfo(
+            vmlinuz = depset([vmlinuz]),
+            vmlinux = depset([vmlinux]),
+            busybox = depset([busybox]),
+            versions = depset([versions]),
+        ),
     ]
 
 _debian_guest = rule(
@@ -62,6 +79,7 @@ _debian_guest = rule(
         "resolution": attr.label(mandatory = True, allow_single_file = True),
         "_exact_pins": attr.label(default = "//guests/debian:exact_pins"),
         "_check": attr.label(default = "//guests/debian:check_pins", executable = True, cfg = "exec"),
+        "_vmlinux": attr.label(default = "//guests/debian:vmlinux", executable = True, cfg = "exec"),
     },
 )
 
@@ -76,7 +94,7 @@ def debian_guest(name, guest, arch, repo = "@debian_guest_packages"):
         resolution = repo + "//:resolution",
         visibility = ["//visibility:public"],
     )
-    for part in ["vmlinuz", "busybox", "versions"]:
+    for part in ["vmlinuz", "vmlinux", "busybox", "versions"]:
         native.filegroup(
             name = "{}_{}".format(name, part),
             srcs = [":" + name],

@@ -204,7 +204,7 @@ def tail(path, n=40, hv_log=False):
 
 # A hypervisor that prints one of these has stopped for good: end the run now
 # rather than at the timeout.
-FATAL_COM1 = re.compile(r"xhv: PANIC")
+FATAL_COM1 = re.compile(r"xhv: PANIC|pvhboot: PANIC")
 # Nor does a guest kernel recover from these: a CPU stuck for 21 s of guest
 # time (emulated time under Bochs, so never the host's slowness), a panic.
 FATAL_COM2 = re.compile(r"rcu: INFO: rcu_\w+ detected stalls|Kernel panic - not syncing|"

@@ -10,6 +10,7 @@
 #include "xhv/multiboot.h"
 #include "xhv/panic.h"
 #include "xhv/percpu.h"
+#include "xhv/pvh_boot.h"
 #include "xhv/smp.h"
 #include "xhv/string.h"
 #include "xhv/vcpu.h"
@@ -33,6 +34,7 @@ static struct e820_map guest_map;
 static struct guest_boot guest;
 static struct acpi_s5 s5;
 static bool have_s5;
+static struct pvh_boot pvh;
 
 static XHV_NORETURN void power_off(void) {
   if (have_s5) {
@@ -91,6 +93,18 @@ static uint8_t parse_boot_drive(const char *cmdline) {
   return DEFAULT_BOOT_DRIVE;
 }
 
+/* "guest=pvh" on the multiboot command line: boot the guest kernel directly. */
+static bool wants_pvh(const char *cmdline) {
+  const char *key = "guest=pvh";
+  for (const char *p = cmdline; p && *p; p++) {
+    if (strncmp(p, key, strlen(key)) == 0 && (p == cmdline || p[-1] == ' ') &&
+        (p[strlen(key)] == '\0' || p[strlen(key)] == ' ')) {
+      return true;
+    }
+  }
+  return false;
+}
+
 /* Builds the guest's memory map: the firmware's minus everything xhv owns. */
 static void reserve_memory(const struct multiboot_info *mbi) {
   if (!(mbi->flags & MULTIBOOT_INFO_MMAP) ||
@@ -103,8 +117,21 @@ static void reserve_memory(const struct multiboot_info *mbi) {
 
   uint64_t image_base = (uword_t)__image_start & ~(uint64_t)(PAGE_SIZE - 1U);
   uint64_t image_end = ((uword_t)__image_end + PAGE_SIZE - 1U) & ~(uint64_t)(PAGE_SIZE - 1U);
+  /* The heap must not land on what GRUB loaded: the guest kernel and initramfs. */
+  static struct e820_map free_map;
+  free_map = firmware_map;
+  if (mbi->flags & MULTIBOOT_INFO_MODS) {
+    const struct multiboot_mod *mod = (const struct multiboot_mod *)(uword_t)mbi->mods_addr;
+    for (uint32_t i = 0; i < mbi->mods_count; i++) {
+      if (mod[i].mod_end > mod[i].mod_start &&
+          e820_hide_range(&free_map, mod[i].mod_start, mod[i].mod_end - mod[i].mod_start) !=
+              E820_OK) {
+        xhv_panic("boot: the memory map has no room for the boot modules' entries");
+      }
+    }
+  }
   uint64_t heap_base;
-  if (!e820_find_free(&firmware_map, HEAP_SIZE, HEAP_ALIGN, HEAP_LIMIT, &heap_base)) {
+  if (!e820_find_free(&free_map, HEAP_SIZE, HEAP_ALIGN, HEAP_LIMIT, &heap_base)) {
     xhv_panic("boot: no %llu MiB of free RAM below 4 GiB for the hypervisor",
               (unsigned long long)(HEAP_SIZE / MIB));
   }
@@ -155,23 +182,51 @@ static void bsp_main(struct cpu *cpu) {
   log_printf("boot: command line \"%s\"\n", cmdline);
   have_s5 = acpi_find_s5(&s5);
 
-  guest.mbr = find_guest_mbr(mbi);
-  if (guest.mbr == 0) {
-    log_printf("boot: no guest boot sector module, nothing to run\n");
-    power_off();
+  bool direct = wants_pvh(cmdline);
+  if (!direct) {
+    guest.mbr = find_guest_mbr(mbi);
+    if (guest.mbr == 0) {
+      log_printf("boot: no guest boot sector module, nothing to run\n");
+      power_off();
+    }
+    guest.boot_drive = parse_boot_drive(cmdline);
   }
-  guest.boot_drive = parse_boot_drive(cmdline);
   reserve_memory(mbi);
+  if (direct) {
+    /* The kernel goes into guest RAM and gets the map that hides xhv: no INT 15h hook. */
+    uint32_t rsdp = acpi_rsdp_address();
+    enum pvh_status st =
+        pvh_boot_prepare(mbi, &guest_map, &guest_map, rsdp, XHV_BITS == 64, &pvh);
+    if (st != PVH_OK) {
+      xhv_panic("direct boot: %s", pvh_status_name(st));
+    }
+    log_printf("pvh: kernel ELF%u, entry 0x%x, %u segments [0x%llx, 0x%llx), initramfs "
+               "[0x%llx, 0x%llx), rsdp 0x%x, start_info 0x%x\n",
+               pvh.kernel.elf64 ? 64U : 32U, pvh.kernel.entry, pvh.kernel.segment_count,
+               (unsigned long long)pvh.kernel.low, (unsigned long long)pvh.kernel.high,
+               (unsigned long long)pvh.plan.initrd_dest,
+               (unsigned long long)(pvh.plan.initrd_dest + pvh.modules.initrd_len), rsdp,
+               pvh.start_info);
+    log_printf("pvh: command line \"%s\"\n", pvh.modules.cmdline);
+    guest.pvh_entry = pvh.kernel.entry;
+    guest.pvh_start_info = pvh.start_info;
+  }
   vmx_machine_init(&guest);
   if (have_s5) {
     vmx_io_intercept_port(s5.pm1a_cnt);
   }
 
-  memcpy((void *)(uword_t)GUEST_BOOT_SECTOR, guest.mbr, MBR_SIZE);
-  guest_bios_install_e820(&guest_map);
+  if (!direct) {
+    memcpy((void *)(uword_t)GUEST_BOOT_SECTOR, guest.mbr, MBR_SIZE);
+    guest_bios_install_e820(&guest_map);
+  }
   smp_start_aps(ap_main);
-  log_printf("smp: %u CPUs; booting the guest from BIOS drive 0x%02x\n", smp_cpu_count(),
-             guest.boot_drive);
+  if (direct) {
+    log_printf("smp: %u CPUs; booting the guest kernel directly (PVH)\n", smp_cpu_count());
+  } else {
+    log_printf("smp: %u CPUs; booting the guest from BIOS drive 0x%02x\n", smp_cpu_count(),
+               guest.boot_drive);
+  }
   vmx_cpu_launch(cpu);
 }
 

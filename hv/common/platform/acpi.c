@@ -140,19 +140,20 @@ int acpi_madt_cpus(const uint8_t *madt, size_t len, uint32_t *apic_ids, uint32_t
   return (int)count;
 }
 
-/* The RSDT in physical memory, or 0. */
-static const uint8_t *find_rsdt(void) {
+uint32_t acpi_rsdp_address(void) {
   uint32_t ebda = (uint32_t)(*(const volatile uint16_t *)(uword_t)BDA_EBDA_SEGMENT) << 4;
-  const uint8_t *rsdp = 0;
   long off = ebda != 0 ? acpi_find_rsdp(phys(ebda), EBDA_SEARCH_LEN) : -1;
   if (off >= 0) {
-    rsdp = phys(ebda) + off;
-  } else if ((off = acpi_find_rsdp(phys(BIOS_ROM_BASE), BIOS_ROM_LEN)) >= 0) {
-    rsdp = phys(BIOS_ROM_BASE) + off;
-  } else {
-    return 0;
+    return ebda + (uint32_t)off;
   }
-  return valid_sdt(read_le32(rsdp + RSDP_RSDT_OFFSET), "RSDT");
+  off = acpi_find_rsdp(phys(BIOS_ROM_BASE), BIOS_ROM_LEN);
+  return off >= 0 ? BIOS_ROM_BASE + (uint32_t)off : 0U;
+}
+
+/* The RSDT in physical memory, or 0. */
+static const uint8_t *find_rsdt(void) {
+  uint32_t rsdp = acpi_rsdp_address();
+  return rsdp == 0U ? 0 : valid_sdt(read_le32(phys(rsdp) + RSDP_RSDT_OFFSET), "RSDT");
 }
 
 /* The first valid table with signature `sig` listed in the RSDT, or 0. */

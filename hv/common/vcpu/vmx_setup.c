@@ -37,6 +37,10 @@
 #define AR_DATA_16 0x93U   /* present, data, writable, accessed */
 #define AR_TSS_BUSY 0x8BU  /* present, busy 32/64-bit TSS */
 #define AR_LDT 0x82U
+#define AR_CODE_32 0xC09BU /* and page-granular, 32-bit: the flat segments of PVH */
+#define AR_DATA_32 0xC093U
+#define PVH_CODE_SELECTOR 0x08U
+#define PVH_DATA_SELECTOR 0x10U
 #define EPT_TOP_MIN (4ULL << 30) /* map all of the 32-bit space: MMIO too */
 #define INVEPT_SINGLE_CONTEXT 1U
 #define INVEPT_ALL_CONTEXTS 2U
@@ -326,12 +330,42 @@ void vmx_guest_reset_state(uint16_t cs, uword_t ip, uint32_t activity) {
   vmcs_write32(VMCS_GUEST_ACTIVITY_STATE, activity);
 }
 
+void vmx_guest_pvh_state(uint32_t entry) {
+  vmx_guest_reset_state(0, 0, ACTIVITY_ACTIVE);
+  uword_t cr0 = CR0_ET | CR0_PE;
+  vmcs_writenw(VMCS_CR0_READ_SHADOW, cr0);
+  vmcs_writenw(VMCS_GUEST_CR0, (uword_t)vmx_apply_fixed_bits(
+                                    cr0, caps.cr0_fixed0 & ~(uint64_t)CR0_PG, caps.cr0_fixed1));
+  write_segment(VMCS_GUEST_CS_SELECTOR, VMCS_GUEST_CS_BASE, VMCS_GUEST_CS_LIMIT,
+                VMCS_GUEST_CS_ACCESS_RIGHTS, PVH_CODE_SELECTOR, 0, 0xFFFFFFFFU, AR_CODE_32);
+  static const enum vmcs_field data_segs[5][4] = {
+      {VMCS_GUEST_DS_SELECTOR, VMCS_GUEST_DS_BASE, VMCS_GUEST_DS_LIMIT, VMCS_GUEST_DS_ACCESS_RIGHTS},
+      {VMCS_GUEST_ES_SELECTOR, VMCS_GUEST_ES_BASE, VMCS_GUEST_ES_LIMIT, VMCS_GUEST_ES_ACCESS_RIGHTS},
+      {VMCS_GUEST_FS_SELECTOR, VMCS_GUEST_FS_BASE, VMCS_GUEST_FS_LIMIT, VMCS_GUEST_FS_ACCESS_RIGHTS},
+      {VMCS_GUEST_GS_SELECTOR, VMCS_GUEST_GS_BASE, VMCS_GUEST_GS_LIMIT, VMCS_GUEST_GS_ACCESS_RIGHTS},
+      {VMCS_GUEST_SS_SELECTOR, VMCS_GUEST_SS_BASE, VMCS_GUEST_SS_LIMIT, VMCS_GUEST_SS_ACCESS_RIGHTS},
+  };
+  for (uint32_t i = 0; i < 5U; i++) {
+    write_segment(data_segs[i][0], data_segs[i][1], data_segs[i][2], data_segs[i][3],
+                  PVH_DATA_SELECTOR, 0, 0xFFFFFFFFU, AR_DATA_32);
+  }
+  vmcs_writenw(VMCS_GUEST_RIP, entry);
+  vmcs_writenw(VMCS_GUEST_RFLAGS, 0x2U);
+}
+
 void vmx_cpu_launch(struct cpu *cpu) {
   vmx_enable(cpu);
   write_controls();
   write_host_state(cpu);
   memset(&cpu->launch_regs, 0, sizeof(cpu->launch_regs));
-  if (cpu->is_bsp) {
+  if (cpu->is_bsp && boot->pvh_entry != 0U) {
+    vmx_guest_pvh_state(boot->pvh_entry);
+    cpu->launch_regs.bx = boot->pvh_start_info;
+    apic_trap_init(cpu_rdmsr(MSR_IA32_APIC_BASE) & APIC_BASE_MASK, smp_cpu_count());
+    log_printf("vmx: CPU %u (APIC ID %u) entering the guest kernel at its PVH entry 0x%x, "
+               "start_info 0x%x\n",
+               cpu->index, cpu->apic_id, boot->pvh_entry, boot->pvh_start_info);
+  } else if (cpu->is_bsp) {
     /* As a BIOS hands over to a boot sector: CS:IP = 0:7C00, DL = drive. */
     vmx_guest_reset_state(0, GUEST_BOOT_SECTOR, ACTIVITY_ACTIVE);
     vmcs_writenw(VMCS_GUEST_RFLAGS, 0x202U);

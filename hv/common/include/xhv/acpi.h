@@ -33,6 +33,9 @@ long acpi_find_rsdp(const uint8_t *base, size_t len);
  */
 bool acpi_parse_s5(const uint8_t *aml, size_t len, uint8_t *slp_typ_a, uint8_t *slp_typ_b);
 
+/* The physical address of the RSDP (EBDA, then the BIOS ROM area), or 0 if there is none. */
+uint32_t acpi_rsdp_address(void);
+
 /*
  * Walks RSDP -> RSDT -> FADT -> DSDT in physical memory (identity mapped)
  * and fills `out`. Returns false if any table is missing or corrupt.

@@ -21,6 +21,9 @@ struct guest_boot {
   uint64_t hide_size;
   uint64_t second_hide_base;
   uint64_t second_hide_size;
+  /* Direct boot (PVH): the kernel's 32-bit entry and its start_info; 0 for the MBR chain. */
+  uint32_t pvh_entry;
+  uint32_t pvh_start_info;
 };
 
 /*
@@ -34,7 +37,8 @@ void vmx_machine_init(const struct guest_boot *boot);
 /*
  * Every CPU: VMXON, a fresh VMCS with host state and the initial guest
  * state, then VMLAUNCH. The BSP's guest starts in real mode at 0x7C00 with
- * the MBR loaded and DL = the boot drive; an AP's guest waits for SIPI.
+ * the MBR loaded and DL = the boot drive, or, for a direct boot, at the
+ * kernel's PVH entry with EBX = start_info; an AP's guest waits for SIPI.
  * Never returns.
  */
 XHV_NORETURN void vmx_cpu_launch(struct cpu *cpu);
@@ -44,6 +48,13 @@ XHV_NORETURN void vmx_cpu_launch(struct cpu *cpu);
  * real mode at `cs`:`ip`, in the given activity state (SIPI, BSP start).
  */
 void vmx_guest_reset_state(uint16_t cs, uword_t ip, uint32_t activity);
+
+/*
+ * Loads the current VMCS with the state the PVH boot ABI starts a kernel in:
+ * 32-bit protected mode with flat code and data segments, paging and
+ * interrupts off, at `entry`.
+ */
+void vmx_guest_pvh_state(uint32_t entry);
 
 /* Makes guest accesses to `port` exit (I/O bitmaps). BSP, before launch. */
 void vmx_io_intercept_port(uint16_t port);
