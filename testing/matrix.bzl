@@ -43,6 +43,16 @@ MATRIX = [
 
 BOOT_PATHS = ["grub", "pvh"]
 
+# The PAL cells `./bazelw run //:demo` can boot, each by either path.
+DEMO_DEBIANS = ["debian11", "debian12"]
+DEMO_ROWS = [
+    # hv      guest     pal
+    ("x86", "x86", "x86"),
+    ("x86_64", "x86", "x86"),
+    ("x86_64", "x86_64", "x86"),
+    ("x86_64", "x86_64", "x86_64"),
+]
+
 # The hypapp each kind of hypervisor cell links: helloworld's hypercall
 # reports how many CPUs it found parked (the quiesce stress cells); the PAL
 # cells run pal_demo under trustvisor.
@@ -166,9 +176,12 @@ def debian_guest_label(debian, guest, part):
     return "//guests/debian:{}_{}_{}".format(debian, guest, part)
 
 def _guest_disks():
-    """One initramfs per (cell kind, Debian, guest arch, pal arch), one disk per boot path, in MATRIX."""
+    """One initramfs per (cell kind, Debian, guest arch, pal arch), one disk per boot path, in
+    MATRIX and the demo's cells."""
     seen = []
-    for hv, debian, guest, pal, boot, _ in MATRIX:
+    demo = [(hv, debian, guest, pal, boot, "") for debian in DEMO_DEBIANS for boot in BOOT_PATHS
+            for hv, guest, pal in DEMO_ROWS]
+    for hv, debian, guest, pal, boot, _ in MATRIX + demo:
         key = (_cell_kind(hv, pal), debian, guest, pal, boot)
         if key not in seen:
             seen.append(key)

@@ -19,15 +19,26 @@ def _grub_cfg_impl(ctx):
         if value < 0:
             fail("%s must not be negative (got %d)" % (flag.label, value))
         words.append("xhv.%s=%d" % (flag.label.name, value))
-    ctx.actions.write(out, ctx.attr.content.replace("{xhv_flags}", " ".join(words)))
+    substitutions = dict(ctx.attr.substitutions)
+    substitutions["{xhv_flags}"] = " ".join(words)
+    if ctx.file.template:
+        ctx.actions.expand_template(template = ctx.file.template, output = out, substitutions = substitutions)
+    else:
+        content = ctx.attr.content
+        for key, value in substitutions.items():
+            content = content.replace(key, value)
+        ctx.actions.write(out, content)
     return [DefaultInfo(files = depset([out]))]
 
 grub_cfg = rule(
     implementation = _grub_cfg_impl,
-    doc = "Writes a GRUB configuration file; `{xhv_flags}` becomes " +
-          "`xhv.<name>=<value>` for each of cmdline_flags.",
+    doc = "Writes a GRUB configuration file from `content` or `template`, replacing each key " +
+          "of `substitutions` by its value and `{xhv_flags}` by `xhv.<name>=<value>` for each " +
+          "of cmdline_flags.",
     attrs = {
-        "content": attr.string(mandatory = True),
+        "content": attr.string(),
+        "template": attr.label(allow_single_file = True),
+        "substitutions": attr.string_dict(),
         "out": attr.string(doc = "file name (default: <name>.cfg)"),
         "cmdline_flags": attr.label_list(providers = [IntSettingInfo]),
     },
@@ -77,23 +88,11 @@ def guest_disk(name, title, kernel, initramfs, cmdline, volume_id, cmdline_flags
         **kwargs
     )
 
-# The modules of a direct boot, sourced by the guest disk's own grub.cfg
-# (bare: pvhboot) and by the hypervisor disk's (xhv, root set to the guest
-# disk): both hand over the very same files and command line.
-_PVH_MODULES_CFG = """\
-module --nounzip /boot/vmlinux kernel {cmdline} {{xhv_flags}}
-module --nounzip /boot/initrd.cpio initrd
-"""
-
-_PVH_BARE_GRUB_CFG = """\
-set timeout=0
-set timeout_style=hidden
-menuentry "{title}, direct boot (pvhboot)" {{
-    multiboot /boot/pvhboot.elf
-    source /boot/pvh-modules.cfg
-    boot
-}}
-"""
+# A direct boot's modules (guests/disk/pvh_modules.cfg.in) are sourced by
+# the guest disk's own grub.cfg (bare: pvh_bare_grub.cfg.in, pvhboot) and by
+# the hypervisor disk's (xhv, root set to the guest disk): both hand over the
+# very same files and command line. The runner's direct boot of any kernel
+# uses the same two templates.
 
 def pvh_guest_disk(name, title, vmlinux, initramfs, cmdline, volume_id, cmdline_flags = [], **kwargs):
     """A guest disk for direct (PVH) boot: vmlinux, initramfs, pvhboot.
@@ -111,12 +110,14 @@ def pvh_guest_disk(name, title, vmlinux, initramfs, cmdline, volume_id, cmdline_
     grub_cfg(
         name = name + "_modules",
         out = name + "_modules/pvh-modules.cfg",
-        content = _PVH_MODULES_CFG.format(cmdline = cmdline),
+        template = "//guests/disk:pvh_modules.cfg.in",
+        substitutions = {"{cmdline}": cmdline},
         cmdline_flags = cmdline_flags,
     )
     grub_cfg(
         name = name + "_grub",
-        content = _PVH_BARE_GRUB_CFG.format(title = title),
+        template = "//guests/disk:pvh_bare_grub.cfg.in",
+        substitutions = {"{title}": title},
     )
     disk_image(
         name = name,

@@ -10,6 +10,9 @@
 mount -t proc proc /proc
 read -r uptime_at_init _ </proc/uptime
 export PATH=/bin
+# The wall clock starts from the RTC, which an emulator sets at power-on (Bochs:
+# its replay setting time0), so this minus time0 is the boot from power-on.
+epoch_at_init=$(date +%s)
 mount -t sysfs sysfs /sys
 mount -t devtmpfs devtmpfs /dev
 # Console loglevel: errors and worse only, so late kernel messages do not
@@ -19,6 +22,7 @@ dmesg -n 4
 guest() { echo "XHV-GUEST: $1=$2"; }
 
 guest uptime_at_init "$uptime_at_init"
+guest epoch_at_init "$epoch_at_init"
 read -r initramfs_arch </xhv/arch
 guest initramfs "$initramfs_arch"
 guest kernel "$(uname -r -m)"

@@ -8,6 +8,7 @@ GUEST_ARCHES = ["x86", "x86_64"]
 BUSYBOX_APPLETS = [
     "cat",
     "cut",
+    "date",
     "devmem",
     "dmesg",
     "echo",

@@ -422,9 +422,9 @@ def execute(args, out_dir, on_poll=None):
     }
 
 
-def add_arguments(ap):
+def add_arguments(ap, disks_required=True):
     ap.add_argument("--emulator", choices=("auto",) + EMULATORS, default="auto")
-    ap.add_argument("--disk", action="append", required=True,
+    ap.add_argument("--disk", action="append", required=disks_required,
                     help="raw disk image; the first is BIOS drive 0x80, the next 0x81")
     ap.add_argument("--needs-vmx", action="store_true",
                     help="the run boots the hypervisor (rules out qemu-tcg)")
@@ -445,12 +445,123 @@ def add_arguments(ap):
                     help="QEMU: seconds between two injected NMIs")
 
 
+# What a direct boot of any kernel needs, by path in the runfiles of
+# //testing/runner:xhv_run (its `data`).
+DIRECT_BOOT_FILES = {
+    "hv_x86": "testing/hv_image_trustvisor_x86/xhv-x86.elf",
+    "hv_x86_64": "testing/hv_image_trustvisor_x86_64/xhv-x86_64.elf",
+    "pvhboot": "guests/disk/pvhboot/pvhboot-x86.elf",
+    "mkdisk": "guests/disk/mkdisk.py",
+    "modules_cfg": "guests/disk/pvh_modules.cfg.in",
+    "bare_grub_cfg": "guests/disk/pvh_bare_grub.cfg.in",
+    "hv_grub_cfg": "testing/hv_pvh_grub.cfg",
+}
+
+
+def runfile(path):
+    """A file of this program's runfiles (`bazel run` starts it in its runfiles tree)."""
+    for base in (os.getcwd(), os.path.join(os.environ.get("RUNFILES_DIR", ""), "xhv")):
+        candidate = os.path.join(base, path)
+        if os.path.exists(candidate):
+            return candidate
+    raise RunnerError("%s is not in this program's runfiles: run it with "
+                      "`./bazelw run //testing/runner:xhv_run -- ...`" % path)
+
+
+def direct_boot_disks(kernel, initrd, append, hv, work):
+    """The disks that boot `kernel` (a bzImage or an ELF with a PVH note) and
+    `initrd` directly: [hypervisor disk, guest disk], or the guest disk alone
+    for hv "none" (it boots through pvhboot, the bare loader)."""
+    from guests.debian import vmlinux  # only this command needs it
+    for path in (kernel, initrd):
+        if not os.path.isfile(path):
+            raise RunnerError("%s does not exist" % path)
+    with open(kernel, "rb") as f:
+        image = f.read()
+    try:
+        if image[:4] != b"\x7fELF":
+            image, _, is64 = vmlinux.extract(image, kernel)
+        else:
+            elf = vmlinux.Elf(image)
+            if elf.pvh_entry() is None:
+                raise vmlinux.KernelError("%s has no PVH entry point (no XEN_ELFNOTE_PHYS32_ENTRY "
+                                          "note; the kernel needs CONFIG_PVH=y)" % kernel)
+            is64 = elf.is64
+    except vmlinux.KernelError as e:
+        raise RunnerError(str(e))
+    if is64 and hv == "x86":
+        raise RunnerError("a 64-bit kernel cannot run under the 32-bit hypervisor: use --hv x86_64")
+    files = {name: runfile(path) for name, path in DIRECT_BOOT_FILES.items()}
+
+    def template(name, **subst):
+        with open(files[name]) as f:
+            text = f.read()
+        for key, value in subst.items():
+            text = text.replace("{%s}" % key, value)
+        out = os.path.join(work, name.replace("_cfg", ".cfg"))
+        with open(out, "w") as f:
+            f.write(text)
+        return out
+
+    elf = os.path.join(work, "vmlinux")
+    with open(elf, "wb") as f:
+        f.write(image)
+
+    def mkdisk(out, grub_cfg, volume, payload):
+        cmd = [sys.executable, files["mkdisk"], "--out", out, "--grub-cfg", grub_cfg,
+               "--volume-id", volume]
+        for dest, src in payload.items():
+            cmd += ["--file", "%s=%s" % (dest, src)]
+        proc = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        if proc.returncode != 0:
+            raise RunnerError("building %s failed:\n%s" % (out, proc.stdout))
+        return out
+
+    guest = mkdisk(os.path.join(work, "guest.img"), template("bare_grub_cfg", title=kernel),
+                   "47554553", {
+                       "boot/vmlinux": elf,
+                       "boot/initrd.cpio": initrd,
+                       "boot/pvh-modules.cfg": template("modules_cfg", cmdline=append, xhv_flags=""),
+                       "boot/pvhboot.elf": files["pvhboot"],
+                   })
+    if hv == "none":
+        return [guest]
+    hv_disk = mkdisk(os.path.join(work, "hv.img"), files["hv_grub_cfg"], "48564844",
+                     {"boot/xhv.elf": files["hv_" + hv]})
+    return [hv_disk, guest]
+
+
 def main():
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    add_arguments(ap)
+    ap = argparse.ArgumentParser(
+        description=__doc__.splitlines()[0],
+        epilog="Direct boot of any kernel: --kernel BZIMAGE_OR_VMLINUX --initrd CPIO "
+               "[--append 'console=ttyS1,115200 ...'] --hv x86|x86_64|none builds the disks "
+               "(xhv with the TrustVisor hypapp, and for --hv none the bare loader pvhboot) "
+               "instead of --disk. The kernel needs a PVH entry point (CONFIG_PVH=y); "
+               "the hypervisor's log is COM1, the kernel's console=ttyS1 is COM2. Example: "
+               "./bazelw run //testing/runner:xhv_run -- --emulator bochs --hv x86_64 "
+               "--kernel /boot/vmlinuz-$(uname -r) --initrd my.cpio "
+               "--append 'console=ttyS1,115200' --out-dir /tmp/run")
+    add_arguments(ap, disks_required=False)
     ap.add_argument("--out-dir", required=True)
+    ap.add_argument("--kernel", help="boot this kernel directly (bzImage, or its vmlinux ELF)")
+    ap.add_argument("--initrd", help="the initramfs of --kernel")
+    ap.add_argument("--append", default="console=ttyS1,115200",
+                    help="the kernel command line of --kernel (default: %(default)s)")
+    ap.add_argument("--hv", choices=("x86", "x86_64", "none"), default="x86_64",
+                    help="with --kernel: under which hypervisor image, or none (default: "
+                         "%(default)s)")
     args = ap.parse_args()
     try:
+        if args.kernel or args.initrd:
+            if not (args.kernel and args.initrd) or args.disk:
+                raise RunnerError("a direct boot takes --kernel and --initrd, and no --disk")
+            work = os.path.join(os.path.abspath(args.out_dir), "disks")
+            os.makedirs(work, exist_ok=True)
+            args.disk = direct_boot_disks(args.kernel, args.initrd, args.append, args.hv, work)
+            args.needs_vmx = args.needs_vmx or args.hv != "none"
+        elif not args.disk:
+            raise RunnerError("give --disk, or --kernel and --initrd")
         result = execute(args, args.out_dir)
     except RunnerError as e:
         sys.stderr.write("xhv-run: error: %s\n" % e)
