@@ -3,8 +3,9 @@
 """The benchmark table, from one matrix run's own results.
 
 Every figure is a ratio of two things measured side by side in the same run:
-  - boot overhead: each hypervisor cell's guest uptime when init starts,
-    over the bare baseline cell's (same guest, same emulator);
+  - boot overhead: each hypervisor cell's emulated time from power-on to
+    the guest's init (its RTC at init minus Bochs' time0), over the bare
+    baseline's on the same guest, boot path and emulator;
   - round trips in guest TSC ticks (medians of self-calibrated loops in the
     guest, hvcheck bench and palbench): CPUID and the core's non-quiescing
     VMCALL against ten plain register adds, a quiescing hypercall against
@@ -44,6 +45,19 @@ def label(r):
         arch(r["pal"]))
 
 
+def to_init(r):
+    """Emulated seconds from power-on to the guest's init (Bochs: the RTC starts at time0)."""
+    epoch = (r.get("guest_report") or {}).get("epoch_at_init")
+    time0 = (r.get("replay") or {}).get("time0")
+    if epoch is None or time0 is None:
+        return None
+    return int(epoch) - int(time0)
+
+
+def boot_name(r):
+    return {"grub": "GRUB chain", "pvh": "direct"}.get(r.get("boot"), "?")
+
+
 def kernel(r):
     k = r.get("kernel") or {}
     return k.get("version", "?")
@@ -54,7 +68,7 @@ def main():
     ap.add_argument("--testlogs", default=None)
     args = ap.parse_args()
     results = list(load_results(testlogs_dir(args.testlogs)))
-    bare = {(r.get("debian"), r["guest"], r["emulator"]): r for r in results
+    bare = {(r.get("debian"), r["guest"], r.get("boot"), r["emulator"]): r for r in results
             if r["hv"] == "none" and r["passed"]}
     cells = sorted((r for r in results if r["hv"] != "none" and r["passed"]),
                    key=lambda r: (r.get("debian", ""), r["pal"] != "none", r["hv"], r["guest"],
@@ -63,21 +77,30 @@ def main():
         sys.stderr.write("bench: no passing hypervisor cell; run ./bazelw test //testing:matrix\n")
         return 1
 
-    print("| cell | kernel | emulator | boot (uptime at init) hv/bare | CPUID/plain "
-          "| VMCALL/plain | quiesce/VMCALL | PAL register/VMCALL | PAL call/VMCALL "
-          "| PAL unregister/VMCALL |")
-    print("|---|---|---|---|---|---|---|---|---|---|")
+    print("| cell | boot | kernel | emulator | power-on to init hv/bare (s) "
+          "| boot hv/bare | CPUID/plain | VMCALL/plain | quiesce/VMCALL | PAL register/VMCALL "
+          "| PAL call/VMCALL | PAL unregister/VMCALL | cell wall (s) |")
+    print("|---|---|---|---|---|---|---|---|---|---|---|---|---|")
     for r in cells:
-        base = bare.get((r.get("debian"), r["guest"], r["emulator"]))
+        base = bare.get((r.get("debian"), r["guest"], r.get("boot"), r["emulator"]))
         plain, vmcall = ticks(r, "plain"), ticks(r, "vmcall_nop")
         quiesce = ticks(r, "vmcall_quiesce")
-        print("| %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |" % (
-            label(r), kernel(r), r["emulator"],
-            ratio(r["guest_uptime_at_init"], base and base["guest_uptime_at_init"]),
+        hv_init, bare_init = to_init(r), base and to_init(base)
+        print("| %s | %s | %s | %s | %s / %s | %s | %s | %s | %s | %s | %s | %s | %.0f |" % (
+            label(r), boot_name(r), kernel(r), r["emulator"],
+            hv_init if hv_init is not None else "-",
+            bare_init if bare_init is not None else "-",
+            ratio(hv_init, bare_init),
             ratio(ticks(r, "cpuid"), plain), ratio(vmcall, plain), ratio(quiesce, vmcall),
             ratio(ticks(r, "pal_register"), ticks(r, "pal_vmcall")),
             ratio(ticks(r, "pal_call"), ticks(r, "pal_vmcall")),
-            ratio(ticks(r, "pal_unregister"), ticks(r, "pal_vmcall"))))
+            ratio(ticks(r, "pal_unregister"), ticks(r, "pal_vmcall")), r["wall_seconds"]))
+    print()
+    print("Bare baselines (power-on to init, s; cell wall, s):")
+    for key, r in sorted(bare.items(), key=lambda kv: tuple(str(x) for x in kv[0])):
+        print("  %s %s, %s, %s: %s s to init, %.0f s wall" % (
+            DEBIAN_TITLES.get(r.get("debian"), "Debian"), arch(r["guest"]), boot_name(r),
+            r["emulator"], to_init(r) if to_init(r) is not None else "-", r["wall_seconds"]))
     print()
     print("Raw figures (guest TSC ticks per operation; uptime in s):")
     for r in cells:

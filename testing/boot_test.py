@@ -20,6 +20,9 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     xhv_run.add_arguments(ap)
     ap.add_argument("--expect", action="append", default=[], required=True)
+    ap.add_argument("--expect-stop", default=None,
+                    help="the run must end early on a fatal COM1 line matching this (the "
+                         "runner's verdict), not at power-off or the timeout")
     args = ap.parse_args()
     out_dir = os.environ.get("TEST_UNDECLARED_OUTPUTS_DIR") or os.path.join(
         os.environ.get("TEST_TMPDIR", "/tmp"), "boot_test")
@@ -38,7 +41,9 @@ def main():
         pos += 1
     # A hypervisor panic ends the run early (stopped_on); that is a verdict
     # like any other, judged by the expected lines.
-    result["passed"] = not missing and not result["timed_out"]
+    stop_ok = args.expect_stop is None or bool(
+        result.get("stopped_on") and re.search(args.expect_stop, result["stopped_on"]))
+    result["passed"] = not missing and not result["timed_out"] and stop_ok
     result["missing"] = missing
     with open(os.path.join(out_dir, "result.json"), "w") as f:
         json.dump(result, f, indent=2)
@@ -52,6 +57,9 @@ def main():
         print("FAIL: killed at the %.0f s timeout (logs kept in %s)" % (args.timeout, out_dir))
     if missing:
         print("FAIL: COM1 has no line matching %r (after the earlier patterns)" % missing[0])
+    if not stop_ok:
+        print("FAIL: the run did not end on a fatal line matching %r (stopped on: %r)" % (
+            args.expect_stop, result.get("stopped_on")))
     print("--- last 40 lines of COM1 ---\n%s" % xhv_run.tail(result["com1"], hv_log=True))
     print("--- last 40 lines of the emulator log ---\n%s" % xhv_run.tail(result["emulator_log"]))
     return 1

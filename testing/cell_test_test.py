@@ -227,7 +227,7 @@ class ResultJsonTest(unittest.TestCase):
         self.assertEqual(summary["guest_report"]["cpus_online"], "2")
         self.assertEqual(summary["exit_counts"], {"CPUID": {0: 120, 1: 80}})
         self.assertEqual(status_table.rows_from([summary])[0][0],
-                         ("x86_64", "debian12", "x86_64", "none"))
+                         ("x86_64", "debian12", "x86_64", "none", "grub"))
 
 
 class StatusTableTest(unittest.TestCase):
@@ -243,16 +243,17 @@ class StatusTableTest(unittest.TestCase):
         results.append({"hv": "x86", "debian": "debian11", "guest": "x86", "pal": "x86",
                         "emulator": "bochs", "passed": True, "kernel": VERSIONS["kernel"],
                         "busybox": VERSIONS["busybox"]})
+        results[0]["boot"] = results[1]["boot"] = "pvh"
         rows = status_table.rows_from(results)
-        self.assertEqual([k for k, _, _ in rows], [("x86", "debian11", "x86", "x86"),
-                                                   ("x86_64", "debian12", "x86", "none"),
-                                                   ("none", "debian12", "x86", "none")])
+        self.assertEqual([k for k, _, _ in rows], [("x86", "debian11", "x86", "x86", "grub"),
+                                                   ("x86_64", "debian12", "x86", "none", "pvh"),
+                                                   ("none", "debian12", "x86", "none", "pvh")])
         md = status_table.markdown(rows).splitlines()
-        self.assertEqual(md[2], "| xhv x86 | N | Debian 11 x86 | pal_demo x86 | good | - | - "
-                                "| 5.10.223-1 / 1.30.1-6+b3 |")
-        self.assertEqual(md[3], "| xhv x64 | N | Debian 12 x86 | - | good | - | - "
+        self.assertEqual(md[2], "| xhv x86 | N | Debian 11 x86 | pal_demo x86 | GRUB chain "
+                                "| good | - | - | 5.10.223-1 / 1.30.1-6+b3 |")
+        self.assertEqual(md[3], "| xhv x64 | N | Debian 12 x86 | - | direct (PVH) | good | - | - "
                                 "| 6.1.176-1 / 1.35.0-4+deb12u1+b1 |")
-        self.assertEqual(md[4], "| none | N | Debian 12 x86 | - | - | - | bad | ? |")
+        self.assertEqual(md[4], "| none | N | Debian 12 x86 | - | direct (PVH) | - | - | bad | ? |")
         rst = status_table.rst(rows).splitlines()
         self.assertTrue(rst[0].startswith("+") and rst[2].startswith("+="))
 

@@ -5,7 +5,7 @@
 Reads each cell's result.json from Bazel's test outputs (bazel-testlogs of
 the workspace `bazel run` was started from, or --testlogs) and prints the
 seed's table as RST and as Markdown: one row per (hypervisor, DRT, Debian
-guest, pal_demo), one column per emulator. A cell reads "good" or "bad" from
+guest, pal_demo, boot path), one column per emulator. A cell reads "good" or "bad" from
 its latest run, or "-" when it has not run; the last column names the
 guest kernel and busybox versions that ran.
 """
@@ -35,26 +35,29 @@ def rows_from(results):
     """[(key, {emulator: good|bad}, versions)] in the seed's order: Debian 11 first."""
     table, versions = {}, {}
     for r in results:
-        key = (r["hv"], r.get("debian", "debian12"), r["guest"], r["pal"])
+        key = (r["hv"], r.get("debian", "debian12"), r["guest"], r["pal"], r.get("boot", "grub"))
         table.setdefault(key, {})[r["emulator"]] = "good" if r["passed"] else "bad"
         seen = versions.setdefault(key, [])
         if versions_of(r) not in seen:
             seen.append(versions_of(r))
     order = {"none": 0, "x86": 1, "x86_64": 2}
     return [(key, table[key], ", ".join(versions[key])) for key in sorted(
-        table, key=lambda k: (k[1], k[0] == "none", order[k[0]], order[k[2]], order[k[3]]))]
+        table, key=lambda k: (k[1], k[0] == "none", order[k[0]], order[k[2]], order[k[3]], k[4]))]
+
+
+BOOT_NAMES = {"grub": "GRUB chain", "pvh": "direct (PVH)"}
 
 
 def row_cells(key, status, versions):
-    hv, debian, guest, pal = key
+    hv, debian, guest, pal, boot = key
     return (["xhv " + ARCH_NAME[hv] if hv != "none" else "none", "N",
              "%s %s" % (DEBIAN_TITLES.get(debian, debian), ARCH_NAME[guest]),
-             "pal_demo " + ARCH_NAME[pal] if pal != "none" else "-"] +
+             "pal_demo " + ARCH_NAME[pal] if pal != "none" else "-", BOOT_NAMES[boot]] +
             [status.get(e, "-") for e, _ in EMULATORS] + [versions])
 
 
-HEADER = (["hv", "DRT", "Operating System", "Application"] + [t for _, t in EMULATORS] +
-          ["kernel / busybox"])
+HEADER = (["hv", "DRT", "Operating System", "Application", "boot"] +
+          [t for _, t in EMULATORS] + ["kernel / busybox"])
 
 
 def rst(rows):
