@@ -177,11 +177,12 @@ def debian_guest_label(debian, guest, part):
 
 def _guest_disks():
     """One initramfs per (cell kind, Debian, guest arch, pal arch), one disk per boot path, in
-    MATRIX and the demo's cells."""
+    MATRIX, the demo's cells and //testing:boot_bench."""
     seen = []
     demo = [(hv, debian, guest, pal, boot, "") for debian in DEMO_DEBIANS for boot in BOOT_PATHS
             for hv, guest, pal in DEMO_ROWS]
-    for hv, debian, guest, pal, boot, _ in MATRIX + demo:
+    boot_bench = [("none", "debian12", "x86_64", "none", boot, "") for boot in BOOT_PATHS]
+    for hv, debian, guest, pal, boot, _ in MATRIX + demo + boot_bench:
         key = (_cell_kind(hv, pal), debian, guest, pal, boot)
         if key not in seen:
             seen.append(key)

@@ -20,6 +20,7 @@
 #define CR4_VMXE (1U << 13)
 #define CR4_OSXSAVE (1U << 18)
 
+#define CPUID_1_ECX_MONITOR (1U << 3)
 #define CPUID_1_ECX_VMX (1U << 5)
 #define CPUID_1_ECX_X2APIC (1U << 21)
 #define CPUID_1_ECX_OSXSAVE (1U << 27)
@@ -157,7 +158,7 @@ static enum vmexit_action vmexit_cpuid(struct cpu *cpu, struct cpu_regs *regs,
   } else {
     cpu_cpuid(leaf, subleaf, &r);
     if (leaf == 1U) {
-      r.ecx &= ~(CPUID_1_ECX_VMX | CPUID_1_ECX_X2APIC | CPUID_1_ECX_OSXSAVE);
+      r.ecx &= ~(CPUID_1_ECX_MONITOR | CPUID_1_ECX_VMX | CPUID_1_ECX_X2APIC | CPUID_1_ECX_OSXSAVE);
       r.ecx |= CPUID_1_ECX_HYPERVISOR;
       if (vmcs_readnw(VMCS_GUEST_CR4) & CR4_OSXSAVE) {
         r.ecx |= CPUID_1_ECX_OSXSAVE;
@@ -213,6 +214,16 @@ static enum vmexit_action vmexit_vmx_instruction(struct cpu *cpu, struct cpu_reg
   (void)regs;
   (void)exit;
   /* VMX is hidden from the guest: its VMX instructions are invalid opcodes. */
+  guest_inject_exception(VECTOR_UD, false, 0);
+  return VMEXIT_HANDLED;
+}
+
+static enum vmexit_action vmexit_monitor_mwait(struct cpu *cpu, struct cpu_regs *regs,
+                                               struct vmexit_info *exit) {
+  (void)cpu;
+  (void)regs;
+  (void)exit;
+  /* CPUID tells the guest there is no MONITOR/MWAIT: what such a CPU does (SDM "MWAIT"). */
   guest_inject_exception(VECTOR_UD, false, 0);
   return VMEXIT_HANDLED;
 }
@@ -405,6 +416,8 @@ const struct vmexit_entry vmexit_table[EXIT_REASON_COUNT] = {
     [EXIT_INVEPT] = {vmexit_vmx_instruction, "INVEPT"},
     [EXIT_INVVPID] = {vmexit_vmx_instruction, "INVVPID"},
     [EXIT_WBINVD] = {0, "WBINVD"},
+    [EXIT_MWAIT] = {vmexit_monitor_mwait, "MWAIT"},
+    [EXIT_MONITOR] = {vmexit_monitor_mwait, "MONITOR"},
     [EXIT_XSETBV] = {vmexit_xsetbv, "XSETBV"},
 };
 

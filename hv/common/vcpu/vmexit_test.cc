@@ -134,6 +134,20 @@ TEST_F(VmexitTest, GuestVmxInstructionsAreInvalidOpcodes) {
   EXPECT_EQ(vmcs().Get(VMCS_VM_ENTRY_INTR_INFO), 0x80000306U);
 }
 
+TEST_F(VmexitTest, CpuidHidesMonitorMwaitAndTheirUseIsAnInvalidOpcode) {
+  cpu().cpuid[{1, 0}] = {0x206A7, 0, (1U << 3) | 1U, 0};
+  regs.ax = 1;
+  Exit(EXIT_CPUID, 2);
+  EXPECT_EQ(regs.cx & (1U << 3), 0U);
+  for (uint32_t reason : {EXIT_MWAIT, EXIT_MONITOR}) {
+    vmcs().Set(VMCS_VM_ENTRY_INTR_INFO, 0);
+    vmcs().Set(VMCS_GUEST_RIP, kRip);
+    Exit(reason, 3);
+    EXPECT_EQ(vmcs().Get(VMCS_VM_ENTRY_INTR_INFO), 0x80000306U) << "reason " << reason;
+    EXPECT_EQ(Rip(), kRip) << "a fault does not advance RIP";
+  }
+}
+
 TEST_F(VmexitTest, XsetbvWithReservedBitsInjectsGeneralProtection) {
   cpu().cpuid[{0xD, 0}] = {0x7, 0, 0, 0};
   regs.ax = 0x1 | 0x4;  // AVX without SSE
@@ -245,7 +259,7 @@ TEST_F(VmexitTest, EveryHandledReasonHasAName) {
 TEST_F(VmexitTest, ExitsALinuxGuestCausesAllHaveHandlers) {
   for (uint32_t r : {EXIT_EXCEPTION_OR_NMI, EXIT_TRIPLE_FAULT, EXIT_NMI_WINDOW, EXIT_CPUID,
                      EXIT_INVD, EXIT_VMCALL, EXIT_CR_ACCESS, EXIT_IO, EXIT_RDMSR, EXIT_WRMSR,
-                     EXIT_EPT_VIOLATION, EXIT_XSETBV}) {
+                     EXIT_EPT_VIOLATION, EXIT_XSETBV, EXIT_MWAIT, EXIT_MONITOR}) {
     EXPECT_NE(vmexit_table[r].handler, nullptr) << "reason " << r;
   }
 }
