@@ -135,7 +135,8 @@ class Run:
         model = a.bochs_cpu_model or BOCHS_CPU_MODEL
         lines = [
             "megs: %d" % a.mem_mib,
-            "romimage: file=%s" % BOCHS_BIOS,
+            # fastboot: no "Press F12 for boot menu" wait (3 emulated seconds).
+            "romimage: file=%s, options=fastboot" % BOCHS_BIOS,
             "vgaromimage: file=%s" % BOCHS_VGABIOS,
             # Headless: rfb never waits for a viewer (Debian's build lacks nogui).
             'display_library: rfb, options="timeout=0"',
