@@ -20,6 +20,8 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     xhv_run.add_arguments(ap)
     ap.add_argument("--expect", action="append", default=[], required=True)
+    ap.add_argument("--expect-power-off", action="store_true",
+                    help="the machine must also power off by itself (the emulator says so)")
     args = ap.parse_args()
     out_dir = os.environ.get("TEST_UNDECLARED_OUTPUTS_DIR") or os.path.join(
         os.environ.get("TEST_TMPDIR", "/tmp"), "boot_test")
@@ -38,7 +40,8 @@ def main():
         pos += 1
     # A hypervisor panic ends the run early (stopped_on); that is a verdict
     # like any other, judged by the expected lines.
-    result["passed"] = not missing and not result["timed_out"]
+    unpowered = args.expect_power_off and not result["power_off"]
+    result["passed"] = not missing and not result["timed_out"] and not unpowered
     result["missing"] = missing
     with open(os.path.join(out_dir, "result.json"), "w") as f:
         json.dump(result, f, indent=2)
@@ -52,6 +55,9 @@ def main():
         print("FAIL: killed at the %.0f s timeout (logs kept in %s)" % (args.timeout, out_dir))
     if missing:
         print("FAIL: COM1 has no line matching %r (after the earlier patterns)" % missing[0])
+    if unpowered:
+        print("FAIL: the emulator does not report a power-off (QMP events: %s)"
+              % result.get("qmp_events"))
     print("--- last 40 lines of COM1 ---\n%s" % xhv_run.tail(result["com1"], hv_log=True))
     print("--- last 40 lines of the emulator log ---\n%s" % xhv_run.tail(result["emulator_log"]))
     return 1
