@@ -52,6 +52,7 @@ PASS = "no errors"
 ANY_ERROR = "an error"
 ASSERTION = "assertion violated"
 DEADLOCK = "invalid end state"
+CUT_SHORT = "its depth limit hit"
 
 
 class Run:
@@ -85,6 +86,8 @@ def configurations(full):
         Run("fixed N=2 merge window", ["FIXED"] + n2 + ["MERGE_WINDOW", weak], PASS),
         Run("fixed N=2 mw strict", ["FIXED"] + n2 + ["MERGE_WINDOW"], ASSERTION, cc="-O0",
             assertion=strict_assertion),
+        # A search cut at a small depth limit must be seen as one.
+        Run("fixed N=2 cut short", ["FIXED"] + n2, CUT_SHORT, pan_args=["-m40"], cc="-O0"),
         # The park counting itself resumed before it unmarks itself.
         Run("fixed N=2 resumed 1st", ["FIXED"] + n2 + ["RESUMED_FIRST"], DEADLOCK, cc="-O0",
             shortest=True, show_trail=True),
@@ -194,7 +197,8 @@ def check(run, tmp, model_src):
     rc, out = sh(cc_cmd + ["-o", "pan", "pan.c"], work)
     if rc != 0:
         return False, "  FAIL: gcc failed:\n" + out, {}
-    pan_cmd = ["./pan", "-m100000"] + run.pan_args + (["-i"] if run.shortest else [])
+    depth = [] if any(a.startswith("-m") for a in run.pan_args) else ["-m100000"]
+    pan_cmd = ["./pan"] + depth + run.pan_args + (["-i"] if run.shortest else [])
     rc, out = sh(pan_cmd, work)
     stats = {
         "errors": figure(r"errors: (\d+)", out, int),
@@ -212,9 +216,14 @@ def check(run, tmp, model_src):
            "  first error: " + (first or "none")]
 
     problems = []
-    if "max search depth too small" in out:
+    cut_short = "max search depth too small" in out
+    if run.expect == CUT_SHORT:
+        if not cut_short:
+            problems.append("pan searched past a depth limit of %s without saying so" %
+                            run.pan_args)
+    elif cut_short:
         problems.append("pan hit its depth limit (-m): the search is incomplete")
-    if stats["errors"] is None:
+    elif stats["errors"] is None:
         problems.append("pan printed no error count:\n" + out)
     elif run.expect == PASS:
         if stats["errors"] != 0:
@@ -266,7 +275,9 @@ def main():
     print(fmt % ("run", "expect", "search", "states", "transitions", "depth", "mem MB", "pan s",
                  "wall s", ""))
     for run, (ok, _, st) in zip(runs, results):
-        if run.expect == PASS:
+        if run.expect == CUT_SHORT:
+            search = "cut short"
+        elif run.expect == PASS:
             search = "bitstate" if run.bitstate else "exhaustive"
         else:
             search = "shortest" if run.shortest else "1st error"
