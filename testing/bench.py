@@ -3,10 +3,13 @@
 """The benchmark table of the last test run, from the cells' own results.
 
 Every figure is a ratio of two things measured side by side:
-  - boot overhead: each hypervisor cell's guest uptime when init starts,
-    over that of the bare cell that booted the very same guest disk (same
-    sha256) in the same emulator: the same kernel, initramfs and command
-    line, so the ratio is the hypervisor's alone;
+  - boot overhead, against the bare cell that booted the very same guest
+    disk (same sha256) in the same emulator: the same kernel, initramfs and
+    command line, so the difference is the hypervisor's alone. Two figures:
+    power-on to init on the time stamp counter (emulated time, which xhv
+    does not offset: its own boot and the second GRUB included), and the
+    guest kernel's uptime when init starts (its own clock, only as good as
+    its TSC calibration);
   - round trips in guest TSC ticks (medians of self-calibrated loops in the
     guest, hvcheck bench and palbench): CPUID and the core's non-quiescing
     VMCALL against ten plain register adds, a quiescing hypercall the
@@ -54,6 +57,11 @@ def kernel(r):
     return k.get("version", "?")
 
 
+def boot_tsc(r):
+    value = (r.get("guest_report") or {}).get("tsc_at_init")
+    return int(value) if value and value.isdigit() else None
+
+
 def guest_disk_sha(r):
     """sha256 of the guest disk a cell booted: its last disk."""
     disks = sorted(k for k in (r.get("inputs") or {}) if k.startswith("disk"))
@@ -81,16 +89,17 @@ def report(inv, results):
     if not cells:
         return None
     out = header(inv, "bazel run //testing:bench") + [""]
-    out.append("| cell | kernel | emulator | boot (uptime at init) hv/bare, same disk "
-               "| CPUID/plain | VMCALL/plain | quiesce/VMCALL | PAL register/VMCALL "
+    out.append("| cell | kernel | emulator | power-on to init (TSC) hv/bare | guest uptime at "
+               "init hv/bare | CPUID/plain | VMCALL/plain | quiesce/VMCALL | PAL register/VMCALL "
                "| PAL call/VMCALL | PAL unregister/VMCALL | from |")
-    out.append("|---|---|---|---|---|---|---|---|---|---|---|")
+    out.append("|---|---|---|---|---|---|---|---|---|---|---|---|")
     for r in cells:
         base = bare.get((guest_disk_sha(r), r["emulator"]))
         plain, vmcall = ticks(r, "plain"), ticks(r, "vmcall_nop")
         quiesce = ticks(r, "vmcall_quiesce")
-        out.append("| %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |" % (
+        out.append("| %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |" % (
             label(r), kernel(r), r["emulator"],
+            ratio(boot_tsc(r), base and boot_tsc(base)),
             ratio(r["guest_uptime_at_init"], base and base["guest_uptime_at_init"]),
             ratio(ticks(r, "cpuid"), plain), ratio(vmcall, plain), ratio(quiesce, vmcall),
             ratio(ticks(r, "pal_register"), ticks(r, "pal_vmcall")),
@@ -103,11 +112,15 @@ def report(inv, results):
         figures = ", ".join("%s %s" % (k[len("bench_"):-len("_ticks")], v)
                             for k, v in sorted(report_.items())
                             if k.startswith("bench_") and k.endswith("_ticks"))
-        out.append("  %s (kernel %s, busybox %s): uptime %s (bare %s), %s; quiescing "
-                   "hypercall: %s" % (
+        out.append("  %s (kernel %s, busybox %s): TSC at init %s (bare %s), uptime %s (bare %s), "
+                   "%s; quiescing hypercall: %s; TSC calibration: %s (bare: %s)" % (
                        label(r), kernel(r), (r.get("busybox") or {}).get("version", "?"),
+                       boot_tsc(r), boot_tsc(base) if base else "-",
                        r["guest_uptime_at_init"], base["guest_uptime_at_init"] if base else "-",
-                       figures or "-", report_.get("bench_vmcall_quiesce_hypercall", "?")))
+                       figures or "-", report_.get("bench_vmcall_quiesce_hypercall", "?"),
+                       report_.get("tsc_calibration", "?"),
+                       (base.get("guest_report") or {}).get("tsc_calibration", "?")
+                       if base else "-"))
     timed = [r for r in results if r.get("started_at") and r.get("_fresh") == "ran"]
     if timed:
         start = min(r["started_at"] for r in timed)

@@ -336,6 +336,7 @@ EVIDENCE = {
     # init.sh and the cell script around every kind
     "boot": [
         ("uptime_at_init", matches(r"\d+(\.\d+)?")),
+        ("tsc_at_init", positive),
         ("kernel", present),
         ("kernel_version", present),
         ("busybox_version", present),

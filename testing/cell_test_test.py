@@ -17,7 +17,9 @@ CMDLINE = ("BOOT_IMAGE=/boot/vmlinuz console=ttyS1,115200 xhv.expect_cpus=2 quie
            "xhv.nmi_seed=1 xhv.pal_rounds=50 xhv.pal_iters=20 xhv.fuzz_calls=10000")
 
 BOOT = """\
+XHV-GUEST: tsc_at_init=80132547211
 XHV-GUEST: uptime_at_init=12.58
+XHV-GUEST: tsc_calibration=tsc: Fast TSC calibration using PIT;tsc: Detected 3400.028 MHz processor;
 XHV-GUEST: initramfs=x86_64
 XHV-GUEST: kernel=6.1.0-57-amd64 x86_64
 XHV-GUEST: kernel_version=Linux version 6.1.0-57-amd64 #1 SMP PREEMPT_DYNAMIC Debian 6.1.176-1

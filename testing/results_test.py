@@ -157,16 +157,16 @@ class BenchTest(unittest.TestCase):
 
     def test_boot_ratio_divides_by_the_bare_run_of_the_same_disk(self):
         lines = self.table([cell("cell_h", "x86_64", "x86_64", "none", "bochs", disk="same",
-                                 uptime=12.0, report=self.REPORT),
+                                 uptime=12.0, report=dict(self.REPORT, tsc_at_init="1500")),
                             cell("cell_b", "none", "x86_64", "x86_64", "bochs", disk="same",
-                                 uptime=10.0),
+                                 uptime=10.0, report={"tsc_at_init": "1000"}),
                             cell("cell_o", "none", "x86_64", "x86", "bochs", disk="other",
                                  uptime=5.0)],
                            [("//testing:cell_h", "PASSED", False),
                             ("//testing:cell_b", "PASSED", False),
                             ("//testing:cell_o", "PASSED", False)])
         row = next(l for l in lines if l.startswith("| xhv x64"))
-        self.assertIn("| bochs | 1.20 | 30.00 | 35.00 | 2.00 |", row)
+        self.assertIn("| bochs | 1.50 | 1.20 | 30.00 | 35.00 | 2.00 |", row)
         self.assertTrue(row.endswith("| this run |"), row)
         self.assertIn("Invocation %s" % INVOCATION, lines[1])
 
@@ -177,7 +177,7 @@ class BenchTest(unittest.TestCase):
                            [("//testing:cell_h", "PASSED", False),
                             ("//testing:cell_o", "PASSED", False)])
         row = next(l for l in lines if l.startswith("| xhv x64"))
-        self.assertIn("| bochs | - |", row)
+        self.assertIn("| bochs | - | - |", row)
         self.assertIn("no passing bare run of this guest disk", row)
 
     def test_rows_from_another_run_say_how_old_they_are(self):

@@ -10,6 +10,9 @@
 
 mount -t proc proc /proc
 read -r uptime_at_init _ </proc/uptime
+# The emulated clock since power-on, beside the kernel's own: a kernel that
+# calibrated its TSC wrongly counts its uptime wrongly, this counter does not.
+[ -x /xhv/hvcheck ] && /xhv/hvcheck tsc
 export PATH=/bin
 mount -t sysfs sysfs /sys
 mount -t devtmpfs devtmpfs /dev
@@ -20,6 +23,7 @@ dmesg -n 4
 guest() { echo "XHV-GUEST: $1=$2"; }
 
 guest uptime_at_init "$uptime_at_init"
+guest tsc_calibration "$(dmesg | grep -E 'tsc: (Detected|Refined|Fast|Using)|clocksource: Switched' | sed 's/^\[[^]]*\] //' | tr '\n' ';')"
 read -r initramfs_arch </xhv/arch
 guest initramfs "$initramfs_arch"
 guest kernel "$(uname -r -m)"

@@ -53,6 +53,8 @@ static int usage(void) {
           "usage: hvcheck              the hypervisor's CPUID leaf and a bad hypercall\n"
           "       hvcheck identify     which hypervisor and hypapp run beneath, if any;\n"
           "                            safe without a hypervisor (no VMCALL then)\n"
+          "       hvcheck tsc          the time stamp counter now (since power-on: xhv\n"
+          "                            does not offset it); safe without a hypervisor\n"
           "       hvcheck quiesce N    then N quiescing hypercalls, each checking that\n"
           "                            every other CPU was parked\n"
           "       hvcheck stopped N    then N times: a counter the other CPUs increment\n"
@@ -374,6 +376,10 @@ static int bench(long batches) {
 int main(int argc, char **argv) {
   if (argc == 2 && strcmp(argv[1], "identify") == 0) {
     return identify();
+  }
+  if (argc == 2 && strcmp(argv[1], "tsc") == 0) {
+    printf("XHV-GUEST: tsc_at_init=%llu\n", (unsigned long long)tsc());
+    return 0;
   }
   if (argc != 1 && argc != 3) {
     return usage();
