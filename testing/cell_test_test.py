@@ -443,6 +443,72 @@ class ExpectFailureTest(JudgeCase):
         self.assertEqual(self.expect(HV_LOG, HV_CORE), 1)
 
 
+def testdata(*parts):
+    base = os.path.join(os.environ["TEST_SRCDIR"], os.environ.get("TEST_WORKSPACE", "xhv"),
+                        "testing") if os.environ.get("TEST_SRCDIR") else os.path.dirname(
+                            os.path.abspath(__file__))
+    return os.path.join(base, "testdata", *parts)
+
+
+class RecordedRunTest(unittest.TestCase):
+    """The judge on logs of real runs (testing/testdata)."""
+
+    def recorded(self, name, edit=None):
+        with open(testdata(name, "result.json")) as f:
+            saved = json.load(f)
+        cell = {k: saved[k] for k in ("cell", "hv", "debian", "guest", "pal")}
+        cell["versions"] = {"kernel": saved["kernel"], "busybox": saved["busybox"]}
+        com2 = testdata(name, "com2.log")
+        if edit:
+            tmp = tempfile.mkdtemp(dir=os.environ.get("TEST_TMPDIR"))
+            with open(com2) as f:
+                text = edit(f.read())
+            com2 = os.path.join(tmp, "com2.log")
+            with open(com2, "w") as f:
+                f.write(text)
+        result = {"com1": testdata(name, "com1.log"), "com2": com2, "emulator": saved["emulator"],
+                  "emulator_log": testdata(name, "emulator.log"), "timed_out": saved["timed_out"],
+                  "stopped_on": saved["stopped_on"], "timeout": 600}
+        return cell, result, cell_test.evaluate(cell, result)
+
+    def test_a_recorded_healthy_hypervisor_cell_passes(self):
+        _, _, ev = self.recorded("hv_core_x86_64_debian12")
+        self.assertTrue(ev.passed, ev.reason)
+        self.assertEqual(ev.steps[-1], ("cpuid", False))
+        self.assertIn("soft power off", ev.power_off)
+
+    def test_the_same_run_with_a_fail_inside_a_pipeline_fails(self):
+        _, _, ev = self.recorded("hv_core_x86_64_debian12", lambda t: t.replace(
+            "XHV-GUEST: bench_cpuid_ticks", "XHV-RESULT: FAIL hvcheck bench: odd\n"
+                                            "XHV-GUEST: bench_cpuid_ticks"))
+        self.assertFalse(ev.passed)
+        self.assertIn("hvcheck bench: odd", ev.reason)
+
+    def test_the_same_run_without_its_quiesce_proof_fails(self):
+        _, _, ev = self.recorded("hv_core_x86_64_debian12",
+                                 lambda t: without_line(t, "stopped_moved"))
+        self.assertFalse(ev.passed)
+        self.assertIn("stopped_moved", ev.reason)
+
+    def test_the_same_run_with_an_oops_fails(self):
+        _, _, ev = self.recorded("hv_core_x86_64_debian12", lambda t: t.replace(
+            "XHV-GUEST: kmsg_checked", "XHV-KMSG: [   21.1] BUG: unable to handle page fault for "
+                                       "address: ffffffffff5fd000\nXHV-GUEST: kmsg_checked"))
+        self.assertFalse(ev.passed)
+        self.assertIn("BUG: unable to handle page fault", ev.reason)
+
+    def test_the_recorded_seed_protocol_hang_is_the_quiesce_hang_signature(self):
+        _, result, ev = self.recorded("legacy_pal_x86_64_debian12")
+        self.assertFalse(ev.passed)
+        self.assertEqual(cell_test.expected_failure(ev, result, "quiesce_hang"), 0)
+
+    def test_the_same_hang_after_an_unrelated_fail_is_not(self):
+        _, result, ev = self.recorded("legacy_pal_x86_64_debian12", lambda t: t.replace(
+            "XHV-GUEST: step=test_args quiescing",
+            "XHV-RESULT: FAIL the probe was wrong\nXHV-GUEST: step=test_args quiescing"))
+        self.assertEqual(cell_test.expected_failure(ev, result, "quiesce_hang"), 1)
+
+
 VERSIONS = {
     "title": "Debian 11 x86_64",
     "kernel": {"package": "linux-image-5.10.0-32-amd64", "version": "5.10.223-1",
