@@ -1,18 +1,27 @@
 #!/usr/bin/env python3
 # SPDX-License-Identifier: Apache-2.0
-"""The benchmark table, from one matrix run's own results.
+"""The benchmark table of the last test run, from the cells' own results.
 
-Every figure is a ratio of two things measured side by side in the same run:
-  - boot overhead: each hypervisor cell's emulated time from power-on to
-    the guest's init (its RTC at init minus Bochs' time0), over the bare
-    baseline's on the same guest, boot path and emulator;
+Every figure is a ratio of two things measured side by side:
+  - boot overhead, against the bare cell that booted the very same guest
+    disk (same sha256, so the same boot path) in the same emulator: the same
+    kernel, initramfs and command line, so the difference is the
+    hypervisor's alone. Two figures: power-on to init on the time stamp
+    counter (emulated time, which xhv does not offset: its own boot and, on
+    the GRUB chain, the second GRUB included), and the guest kernel's uptime
+    when init starts (its own clock, only as good as its TSC calibration);
+    the power-on-to-init seconds on the guest's RTC (which Bochs starts at
+    its time0) stand beside them, as does each cell's wall time;
   - round trips in guest TSC ticks (medians of self-calibrated loops in the
     guest, hvcheck bench and palbench): CPUID and the core's non-quiescing
-    VMCALL against ten plain register adds, a quiescing hypercall against
-    that VMCALL (hvcheck bench); PAL register, call and unregister against
+    VMCALL against ten plain register adds, a quiescing hypercall the
+    cell's hypapp answers (helloworld's QUIESCE, TrustVisor's TV_HC_UNREG of
+    nothing) against that VMCALL; PAL register, call and unregister against
     one VMCALL timed the same way as they are (palbench);
   - the matrix wall time: first cell started to last cell ended, against
     the sum of the cells' walls (how much the cells ran side by side).
+Rows come from the last test run (testing/results.py); a row or a bare
+baseline from an earlier run says so and how old it is.
 Run the matrix first:
   ./bazelw test //testing:matrix && ./bazelw run //testing:bench
 """
@@ -20,7 +29,7 @@ Run the matrix first:
 import argparse
 import sys
 
-from testing.results import load_results, testlogs_dir
+from testing.results import header, load_run, workspace_dir
 
 
 def ratio(a, b):
@@ -63,62 +72,106 @@ def kernel(r):
     return k.get("version", "?")
 
 
-def main():
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--testlogs", default=None)
-    args = ap.parse_args()
-    results = list(load_results(testlogs_dir(args.testlogs)))
-    bare = {(r.get("debian"), r["guest"], r.get("boot"), r["emulator"]): r for r in results
-            if r["hv"] == "none" and r["passed"]}
+def boot_tsc(r):
+    value = (r.get("guest_report") or {}).get("tsc_at_init")
+    return int(value) if value and value.isdigit() else None
+
+
+def guest_disk_sha(r):
+    """sha256 of the guest disk a cell booted: its last disk."""
+    disks = sorted(k for k in (r.get("inputs") or {}) if k.startswith("disk"))
+    return r["inputs"][disks[-1]]["sha256"] if disks else None
+
+
+def provenance(r, base):
+    notes = []
+    if r.get("_fresh", "ran") != "ran":
+        notes.append(r["_note"])
+    if base is None:
+        notes.append("no passing bare run of this guest disk")
+    elif base.get("_fresh", "ran") != "ran":
+        notes.append("bare baseline " + base["_note"])
+    return "; ".join(notes) or "this run"
+
+
+def report(inv, results):
+    """The bench's lines for one run's results (see the module doc), or None without a cell."""
+    bare = {(guest_disk_sha(r), r["emulator"]): r for r in results
+            if r["hv"] == "none" and r["passed"] and guest_disk_sha(r)}
     cells = sorted((r for r in results if r["hv"] != "none" and r["passed"]),
                    key=lambda r: (r.get("debian", ""), r["pal"] != "none", r["hv"], r["guest"],
                                   r["pal"]))
     if not cells:
-        sys.stderr.write("bench: no passing hypervisor cell; run ./bazelw test //testing:matrix\n")
-        return 1
-
-    print("| cell | boot | kernel | emulator | power-on to init hv/bare (s) "
-          "| boot hv/bare | CPUID/plain | VMCALL/plain | quiesce/VMCALL | PAL register/VMCALL "
-          "| PAL call/VMCALL | PAL unregister/VMCALL | cell wall (s) |")
-    print("|---|---|---|---|---|---|---|---|---|---|---|---|---|")
+        return None
+    out = header(inv, "bazel run //testing:bench") + [""]
+    out.append("| cell | boot | kernel | emulator | power-on to init (TSC) hv/bare | guest uptime "
+               "at init hv/bare | power-on to init (RTC, s) hv / bare | CPUID/plain | VMCALL/plain "
+               "| quiesce/VMCALL | PAL register/VMCALL | PAL call/VMCALL | PAL unregister/VMCALL "
+               "| cell wall (s) | from |")
+    out.append("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")
     for r in cells:
-        base = bare.get((r.get("debian"), r["guest"], r.get("boot"), r["emulator"]))
+        base = bare.get((guest_disk_sha(r), r["emulator"]))
         plain, vmcall = ticks(r, "plain"), ticks(r, "vmcall_nop")
         quiesce = ticks(r, "vmcall_quiesce")
         hv_init, bare_init = to_init(r), base and to_init(base)
-        print("| %s | %s | %s | %s | %s / %s | %s | %s | %s | %s | %s | %s | %s | %.0f |" % (
-            label(r), boot_name(r), kernel(r), r["emulator"],
-            hv_init if hv_init is not None else "-",
-            bare_init if bare_init is not None else "-",
-            ratio(hv_init, bare_init),
-            ratio(ticks(r, "cpuid"), plain), ratio(vmcall, plain), ratio(quiesce, vmcall),
-            ratio(ticks(r, "pal_register"), ticks(r, "pal_vmcall")),
-            ratio(ticks(r, "pal_call"), ticks(r, "pal_vmcall")),
-            ratio(ticks(r, "pal_unregister"), ticks(r, "pal_vmcall")), r["wall_seconds"]))
-    print()
-    print("Bare baselines (power-on to init, s; cell wall, s):")
-    for key, r in sorted(bare.items(), key=lambda kv: tuple(str(x) for x in kv[0])):
-        print("  %s %s, %s, %s: %s s to init, %.0f s wall" % (
-            DEBIAN_TITLES.get(r.get("debian"), "Debian"), arch(r["guest"]), boot_name(r),
-            r["emulator"], to_init(r) if to_init(r) is not None else "-", r["wall_seconds"]))
-    print()
-    print("Raw figures (guest TSC ticks per operation; uptime in s):")
+        out.append("| %s | %s | %s | %s | %s | %s | %s / %s | %s | %s | %s | %s | %s | %s | %.0f "
+                   "| %s |" % (
+                       label(r), boot_name(r), kernel(r), r["emulator"],
+                       ratio(boot_tsc(r), base and boot_tsc(base)),
+                       ratio(r["guest_uptime_at_init"], base and base["guest_uptime_at_init"]),
+                       hv_init if hv_init is not None else "-",
+                       bare_init if bare_init is not None else "-",
+                       ratio(ticks(r, "cpuid"), plain), ratio(vmcall, plain),
+                       ratio(quiesce, vmcall),
+                       ratio(ticks(r, "pal_register"), ticks(r, "pal_vmcall")),
+                       ratio(ticks(r, "pal_call"), ticks(r, "pal_vmcall")),
+                       ratio(ticks(r, "pal_unregister"), ticks(r, "pal_vmcall")),
+                       r["wall_seconds"], provenance(r, base)))
+    out += ["", "Bare baselines (power-on to init on the RTC, s; cell wall, s):"]
+    for r in sorted((r for r in results if r["hv"] == "none" and r["passed"]),
+                    key=lambda r: (r.get("debian", ""), r["guest"], r["pal"],
+                                   r.get("boot", ""), r["emulator"])):
+        out.append("  %s %s (disk of pal_demo %s), %s, %s: %s s to init, %.0f s wall" % (
+            DEBIAN_TITLES.get(r.get("debian"), "Debian"), arch(r["guest"]), arch(r["pal"]),
+            boot_name(r), r["emulator"], to_init(r) if to_init(r) is not None else "-",
+            r["wall_seconds"]))
+    out += ["", "Raw figures (guest TSC ticks per operation; uptime in s):"]
     for r in cells:
-        report = r.get("guest_report") or {}
+        report_ = r.get("guest_report") or {}
+        base = bare.get((guest_disk_sha(r), r["emulator"]))
         figures = ", ".join("%s %s" % (k[len("bench_"):-len("_ticks")], v)
-                            for k, v in sorted(report.items())
+                            for k, v in sorted(report_.items())
                             if k.startswith("bench_") and k.endswith("_ticks"))
-        print("  %s (kernel %s, busybox %s): uptime %s, %s" % (
-            label(r), kernel(r), (r.get("busybox") or {}).get("version", "?"),
-            r["guest_uptime_at_init"], figures or "-"))
-    timed = [r for r in results if r.get("started_at")]
+        out.append("  %s (kernel %s, busybox %s): TSC at init %s (bare %s), uptime %s (bare %s), "
+                   "%s; quiescing hypercall: %s; TSC calibration: %s (bare: %s)" % (
+                       label(r), kernel(r), (r.get("busybox") or {}).get("version", "?"),
+                       boot_tsc(r), boot_tsc(base) if base else "-",
+                       r["guest_uptime_at_init"], base["guest_uptime_at_init"] if base else "-",
+                       figures or "-", report_.get("bench_vmcall_quiesce_hypercall", "?"),
+                       report_.get("tsc_calibration", "?"),
+                       (base.get("guest_report") or {}).get("tsc_calibration", "?")
+                       if base else "-"))
+    timed = [r for r in results if r.get("started_at") and r.get("_fresh") == "ran"]
     if timed:
         start = min(r["started_at"] for r in timed)
         end = max(r["started_at"] + r["wall_seconds"] for r in timed)
         total = sum(r["wall_seconds"] for r in timed)
-        print()
-        print("Matrix wall time: %.0f s for %d cells (%.0f s of cell time, %.2f cells at once)"
-              % (end - start, len(timed), total, total / (end - start)))
+        out += ["", "Matrix wall time of this run: %.0f s for %d cells (%.0f s of cell time, "
+                    "%.2f cells at once)" % (end - start, len(timed), total,
+                                            total / max(end - start, 1e-9))]
+    return out
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--workspace", default=None)
+    args = ap.parse_args()
+    inv, results = load_run(workspace_dir(args.workspace))
+    lines = report(inv, results)
+    if lines is None:
+        sys.stderr.write("bench: no passing hypervisor cell; run ./bazelw test //testing:matrix\n")
+        return 1
+    print("\n".join(lines))
     return 0
 
 

@@ -23,6 +23,8 @@ def main():
     ap.add_argument("--expect-stop", default=None,
                     help="the run must end early on a fatal COM1 line matching this (the "
                          "runner's verdict), not at power-off or the timeout")
+    ap.add_argument("--expect-power-off", action="store_true",
+                    help="the machine must also power off by itself (the emulator says so)")
     args = ap.parse_args()
     out_dir = os.environ.get("TEST_UNDECLARED_OUTPUTS_DIR") or os.path.join(
         os.environ.get("TEST_TMPDIR", "/tmp"), "boot_test")
@@ -43,7 +45,8 @@ def main():
     # like any other, judged by the expected lines.
     stop_ok = args.expect_stop is None or bool(
         result.get("stopped_on") and re.search(args.expect_stop, result["stopped_on"]))
-    result["passed"] = not missing and not result["timed_out"] and stop_ok
+    unpowered = args.expect_power_off and not result["power_off"]
+    result["passed"] = not missing and not result["timed_out"] and stop_ok and not unpowered
     result["missing"] = missing
     with open(os.path.join(out_dir, "result.json"), "w") as f:
         json.dump(result, f, indent=2)
@@ -60,6 +63,9 @@ def main():
     if not stop_ok:
         print("FAIL: the run did not end on a fatal line matching %r (stopped on: %r)" % (
             args.expect_stop, result.get("stopped_on")))
+    if unpowered:
+        print("FAIL: the emulator does not report a power-off (QMP events: %s)"
+              % result.get("qmp_events"))
     print("--- last 40 lines of COM1 ---\n%s" % xhv_run.tail(result["com1"], hv_log=True))
     print("--- last 40 lines of the emulator log ---\n%s" % xhv_run.tail(result["emulator_log"]))
     return 1

@@ -2,24 +2,41 @@
 # SPDX-License-Identifier: Apache-2.0
 """Runs one matrix cell: boots the cell's disks in an emulator and judges it.
 
-A cell passes only on evidence from its serial logs: the guest's init printed
-`XHV-RESULT: PASS ...` on COM2 (after checking what the cell asks for), the
-machine powered off by itself before the timeout, and, for hypervisor cells,
-COM1 shows the hypervisor's banner and no panic. Logs, the emulator's
-settings for an exact replay and a result JSON go to the test's undeclared
-outputs; on failure the last 40 lines of each serial log are printed.
+A cell passes only on complete evidence from its own run, and fails on any
+sign of trouble:
+  - the emulator itself says the guest powered the machine off (Bochs' log,
+    QEMU's QMP SHUTDOWN event), before the timeout;
+  - the guest printed exactly one `XHV-RESULT: PASS ...` and no FAIL line
+    anywhere on COM2, whatever printed it;
+  - the guest kernel reported no oops, BUG, WARN, segfault, general
+    protection fault or trap (KERNEL_PROBLEM; KERNEL_BENIGN lists what may
+    pass, and why);
+  - every evidence line its kind must print is there and says what it must
+    (EVIDENCE, by group; KIND_EVIDENCE names each kind's groups: extend the
+    two tables to require more, e.g. a red-team group of lines);
+  - under a hypervisor, COM1 shows its banner, its E820 edit and no panic,
+    and its own counts (quiesce rounds, VMCALL exits, TrustVisor's
+    registrations and PAL calls, NMIs injected) cover what the guest claims.
+Logs, the emulator's settings for an exact replay and a result JSON (with
+what ran: input digests, Bazel invocation, commit) go to the test's
+undeclared outputs; on failure the last 40 lines of each serial log are
+printed.
 """
 
 import argparse
+import hashlib
 import json
 import os
 import re
 import sys
+import time
+import uuid
 
 from testing.runner import xhv_run
 
 GUEST_KV = re.compile(r"XHV-GUEST: ([A-Za-z0-9_.]+)=(.*)$")
 GUEST_RESULT = re.compile(r"XHV-RESULT: (PASS|FAIL)\b ?(.*)$")
+GUEST_STEP = re.compile(r"XHV-GUEST: step=(\S+)( quiescing)?\s*$")
 HV_BANNER = re.compile(r"^xhv \d+\.\d+\.\d+ (x86|x86_64) \((32|64)-bit hypervisor\)")
 HV_PANIC = re.compile(r"xhv: PANIC|unhandled exception|unexpected VM exit")
 HV_HIDDEN = re.compile(r"^e820: hypervisor image \[(0x[0-9a-f]+), (0x[0-9a-f]+)\), "
@@ -33,6 +50,31 @@ TV_SHUTDOWN = re.compile(r"^trustvisor: CPU \d+: shutdown: (\d+) registrations, 
 PVHBOOT_ENTERED = "pvhboot: entering the kernel"
 HV_PVH_ENTRY = re.compile(r"^vmx: CPU 0 \(APIC ID \d+\) entering the guest kernel at its PVH entry")
 GUEST_E820 = re.compile(r"^(0x[0-9a-f]+)-(0x[0-9a-f]+) (.*)$")
+
+# A line the guest kernel wrote: on its console (COM2) directly, or from its
+# log after the test (init.sh prefixes those with XHV-KMSG).
+KERNEL_LINE = re.compile(r"^(XHV-KMSG: )?\[\s*\d+\.\d+\] ")
+
+# What fails a cell when the guest kernel reports it, on any CPU, at any
+# time: its oops and BUG reports, WARN_ON, a process killed by a segfault,
+# a general protection fault or another trap (show_unhandled_signals), and
+# the stall and lockup detectors.
+KERNEL_PROBLEM = re.compile(
+    r"\bBUG: |kernel BUG at|\bOops\b|\bWARNING: CPU: \d+ PID: \d+|\bWARNING: at |"
+    r"general protection fault|\bsegfault at\b|\btraps: |\btrap (divide error|invalid opcode|"
+    r"int3|overflow|bounds|invalid TSS|stack segment|alignment check|coprocessor)|"
+    r"Unable to handle kernel|invalid opcode: \d+|double fault|stack segment: \d+|"
+    r"Kernel panic|soft lockup|hard LOCKUP|detected stalls? on CPU|blocked for more than \d+ "
+    r"seconds|Out of memory: Killed process")
+
+# Kernel reports that match KERNEL_PROBLEM and still do not fail a cell,
+# each with the reason it is harmless. Keep it short: every entry is a hole.
+KERNEL_BENIGN = [
+]
+
+# An RCU stall report: how a guest that hangs ends its run (the runner stops
+# at the first one) and the signature of the legacy protocol's deadlock.
+RCU_STALL = re.compile(r"rcu: INFO: rcu_\w+ (self-)?detected stalls?")
 
 
 def hv_ranges(com1):
@@ -75,6 +117,15 @@ def quiesce_rounds(com1):
     return None
 
 
+def pal_figures(com1):
+    for line in com1:
+        m = TV_SHUTDOWN.search(line)
+        if m:
+            return {"registrations": int(m.group(1)), "pal_calls": int(m.group(2)),
+                    "scrubbed_at_shutdown": int(m.group(3)), "revoked": int(m.group(4))}
+    return None
+
+
 def expected_nmis(cpus, sysrq_triggers, runner_nmis, device_sent=None):
     """NMIs each CPU must count (testing/cells/lib.sh explains the sources).
 
@@ -93,8 +144,8 @@ def expected_nmis(cpus, sysrq_triggers, runner_nmis, device_sent=None):
 
 def check_nmis(cell, result, guest, com1):
     """NMIs sent vs. counted, per CPU (and, under a hypervisor, injected by it)."""
-    if "nmi_after" not in guest:
-        return None
+    if "nmi_after" not in guest or "nmi_before" not in guest:
+        return "the guest reported no NMI counts: its NMI storm did not run to the end"
     if result.get("runner_nmi_error"):
         return "the runner could not inject NMIs: %s" % result["runner_nmi_error"]
     before = [int(x) for x in guest["nmi_before"].split()]
@@ -125,23 +176,12 @@ def check_nmis(cell, result, guest, com1):
 
 def check_pal(com1):
     """PAL cells: TrustVisor itself must show the registrations and PAL calls it served."""
-    for line in com1:
-        m = TV_SHUTDOWN.search(line)
-        if m:
-            registrations, calls = int(m.group(1)), int(m.group(2))
-            if registrations == 0 or calls == 0:
-                return "TrustVisor served %d registrations and %d PAL calls" % (
-                    registrations, calls)
-            return None
-    return "the hypervisor log has no TrustVisor shutdown summary"
-
-
-def pal_figures(com1):
-    for line in com1:
-        m = TV_SHUTDOWN.search(line)
-        if m:
-            return {"registrations": int(m.group(1)), "pal_calls": int(m.group(2)),
-                    "scrubbed_at_shutdown": int(m.group(3)), "revoked": int(m.group(4))}
+    figures = pal_figures(com1)
+    if figures is None:
+        return "the hypervisor log has no TrustVisor shutdown summary"
+    if figures["registrations"] == 0 or figures["pal_calls"] == 0:
+        return "TrustVisor served %d registrations and %d PAL calls" % (
+            figures["registrations"], figures["pal_calls"])
     return None
 
 
@@ -189,92 +229,493 @@ def check_versions(versions, guest):
     return None
 
 
+# ---- evidence each kind of cell must print ---------------------------------
+
+class Context:
+    """What an evidence check may consult: the cell, the guest's lines, the
+    hypervisor's log, the stress sizes on the guest's kernel command line."""
+
+    def __init__(self, cell, guest, values, com1):
+        self.cell, self.guest, self.values, self.com1 = cell, guest, values, com1
+        self.kind = cell_kind(cell)
+        self.cpus = int(guest["cpus_online"]) if guest.get("cpus_online", "").isdigit() else 0
+
+    def param(self, name):
+        """xhv.<name>=N from the kernel command line the guest ran with, or None."""
+        for word in self.guest.get("cmdline", "").split():
+            if word.startswith("xhv.%s=" % name):
+                value = word.split("=", 1)[1]
+                return int(value) if value.isdigit() else None
+        return None
+
+
+def cell_kind(cell):
+    """bare (no hypervisor), hv_core (helloworld, no pal_demo) or pal (TrustVisor)."""
+    if cell["hv"] == "none":
+        return "bare"
+    return "hv_core" if cell["pal"] == "none" else "pal"
+
+
+def _number(value):
+    return int(value) if re.fullmatch(r"\d+", value or "") else None
+
+
+def is_(expected):
+    return lambda v, ctx: None if v == expected else "is %r, not %r" % (v, expected)
+
+
+def matches(pattern):
+    rx = re.compile(pattern)
+    return lambda v, ctx: None if rx.fullmatch(v) else "is %r, not /%s/" % (v, pattern)
+
+
+def positive(v, ctx):
+    n = _number(v)
+    return None if n is not None and n > 0 else "is %r, not a positive number" % v
+
+
+def present(v, ctx):
+    return None if v else "is empty"
+
+
+def cpu_count(v, ctx):
+    expected = ctx.param("expect_cpus")
+    return None if _number(v) == expected else "is %r, not xhv.expect_cpus=%s" % (v, expected)
+
+
+def kind_seen(v, ctx):
+    return None if v == ctx.kind else "is %r: the guest took this for another kind of cell " \
+                                      "than %s" % (v, ctx.kind)
+
+
+def hypapp_named(v, ctx):
+    hypapp = {"hv_core": "helloworld", "pal": "trustvisor"}[ctx.kind]
+    return None if v.startswith(hypapp + " ") else "is %r, not a hypercall of %s" % (v, hypapp)
+
+
+def rounds_per_batch(v, ctx):
+    configured = ctx.param("quiesce_rounds")
+    if not configured:
+        return "xhv.quiesce_rounds on the kernel command line is %r, not a positive number" % (
+            configured,)
+    return None if _number(v) == configured else "is %r, not xhv.quiesce_rounds=%d" % (
+        v, configured)
+
+
+def fuzz_summary(v, ctx):
+    configured = ctx.param("fuzz_calls")
+    if not configured:
+        return "xhv.fuzz_calls on the kernel command line is %r: a PAL cell must fuzz" % (
+            configured,)
+    fields = dict(f.split("=", 1) for f in v.split() if "=" in f)
+    calls, registered = _number(fields.get("calls")), _number(fields.get("registered"))
+    if calls is None or registered is None:
+        return "is %r, without calls= and registered= counts" % v
+    if calls < configured:
+        return "made %d calls, xhv.fuzz_calls=%d" % (calls, configured)
+    return None
+
+
+def joined(check):
+    """A check of all a key's values at once, "; "-joined in print order."""
+    check.joined = True
+    return check
+
+
+def zero(v, ctx):
+    return None if v == "0" else "is %r, not 0" % v
+
+
+def control_moved(v, ctx):
+    n = _number((v or "").split(" ")[0])
+    return None if n else "is %r: the counter never moved while the other CPUs ran" % v
+
+
+# Evidence groups: (key, check) pairs; a key with {cpu} is required once per
+# online CPU. Each check gets the value (or each value, for a key printed
+# more than once) and the Context, and returns a problem or None.
+EVIDENCE = {
+    # init.sh and the cell script around every kind
+    "boot": [
+        ("uptime_at_init", matches(r"\d+(\.\d+)?")),
+        ("tsc_at_init", positive),
+        ("kernel", present),
+        ("kernel_version", present),
+        ("busybox_version", present),
+        ("cmdline", present),
+        ("cpus_online", cpu_count),
+        ("cell_kind", kind_seen),
+        ("cpus_alive", cpu_count),
+        ("kmsg_checked", matches(r"\d+ lines, \d+ shown")),
+    ],
+    # lib.sh with_nmi_storm: what was sent and what each CPU counted
+    "nmi_storm": [
+        ("nmi_window", joined(is_("open; closed"))),
+        ("nmi_sysrq_triggers", matches(r"\d+")),
+        ("nmi_device_sent", matches(r"\d+( \d+)*")),
+        ("nmi_before", matches(r"\s*\d+( \d+)*")),
+        ("nmi_after", matches(r"\s*\d+( \d+)*")),
+    ],
+    # bare.sh: nothing beneath, and pal_demo says so
+    "no_hypervisor": [
+        ("hypervisor", is_("none")),
+        ("hypapp", is_("none")),
+        ("pal_demo_unavailable", is_("Error: TrustVisor not present according to CPUID")),
+    ],
+    # hvcheck and the probes of every hypervisor cell
+    "hypervisor": [
+        ("hypervisor", is_("xhv")),
+        ("hv_signature", is_("XhvXhvXhvXhv")),
+        ("bad_hypercall_returned", matches(r"0x(ffffffff|ffffffffffffffff)")),
+        ("devmem_hv_image", present),
+        ("e820", present),
+    ],
+    # hvcheck bench: every figure, the quiescing one from the running hypapp
+    "bench": [
+        ("bench_plain_ticks", positive),
+        ("bench_cpuid_ticks", positive),
+        ("bench_vmcall_nop_ticks", positive),
+        ("bench_vmcall_quiesce_ticks", positive),
+        ("bench_vmcall_quiesce_hypercall", hypapp_named),
+    ],
+    # hvcheck stopped: the other CPUs did stop while quiesced
+    "quiesce_proof": [
+        ("hypapp", is_("helloworld")),
+        ("stopped_rounds", positive),
+        ("stopped_moved", zero),
+        ("stopped_control_min", control_moved),
+    ],
+    # hv_core.sh's quiesce loops on every CPU
+    "quiesce_stress": [
+        ("quiesce_batches_cpu{cpu}", positive),
+        ("quiesce_rounds_per_batch", rounds_per_batch),
+        ("quiesce_hypercalls", rounds_per_batch),
+    ],
+    # pal.sh: pal_demo, its costs, isolation, limits, loops, fuzzing
+    "pal": [
+        ("hypapp", is_("trustvisor")),
+        ("test_args_7_7_7", is_("pass")),
+        ("main_1_2", matches(r"[1-9]\d* lines")),
+        ("bench_pal_vmcall_ticks", positive),
+        ("bench_pal_register_ticks", positive),
+        ("bench_pal_call_ticks", positive),
+        ("bench_pal_unregister_ticks", positive),
+        ("isolation", is_("ok")),
+        ("limits", is_("ok")),
+        ("pal_loops", present),
+        ("hcfuzz", fuzz_summary),
+        ("test_args_after_fuzz", is_("pass")),
+    ],
+}
+
+# The evidence groups each kind of cell must print, all of them.
+KIND_EVIDENCE = {
+    "bare": ["boot", "nmi_storm", "no_hypervisor"],
+    "hv_core": ["boot", "hypervisor", "bench", "quiesce_proof", "quiesce_stress", "nmi_storm"],
+    "pal": ["boot", "hypervisor", "bench", "pal", "nmi_storm"],
+}
+
+
+def check_evidence(ctx):
+    """The first evidence line the cell's kind needs that is missing or wrong, or None."""
+    for group in KIND_EVIDENCE[ctx.kind]:
+        for key, check in EVIDENCE[group]:
+            keys = [key.format(cpu=c) for c in range(max(ctx.cpus, 1))] if "{cpu}" in key \
+                else [key]
+            for k in keys:
+                values = ctx.values.get(k)
+                if not values:
+                    return "the guest never printed %s (%s evidence of a %s cell)" % (
+                        k, group, ctx.kind)
+                for v in ["; ".join(values)] if getattr(check, "joined", False) else values:
+                    problem = check(v, ctx)
+                    if problem:
+                        return "the guest's %s %s" % (k, problem)
+    return None
+
+
+def hv_covers_guest(ctx):
+    """The hypervisor's own counts must cover the hypercalls the guest says it made."""
+    if ctx.kind == "bare":
+        return None
+    quiescing = 0
+    if ctx.kind == "hv_core":
+        rounds = ctx.param("quiesce_rounds") or 0
+        batches = sum(_number(ctx.guest.get("quiesce_batches_cpu%d" % c)) or 0
+                      for c in range(ctx.cpus))
+        quiescing = batches * rounds + (_number(ctx.guest.get("stopped_rounds")) or 0)
+    else:
+        fields = dict(f.split("=", 1) for f in ctx.guest.get("hcfuzz", "").split() if "=" in f)
+        quiescing = _number(fields.get("calls")) or 0
+    hv_rounds = quiesce_rounds(ctx.com1)
+    if hv_rounds is None:
+        return "the hypervisor log has no quiesce round count"
+    if hv_rounds < quiescing:
+        return "the hypervisor ran %d quiesce rounds, the guest claims %d quiescing hypercalls" % (
+            hv_rounds, quiescing)
+    vmcalls = sum(exit_counts(ctx.com1).get("VMCALL", {}).values())
+    if vmcalls < quiescing:
+        return "the hypervisor saw %d VMCALL exits, the guest claims %d hypercalls" % (
+            vmcalls, quiescing)
+    return None
+
+
+def kernel_problems(com2):
+    """The guest kernel's reports of trouble that KERNEL_BENIGN does not excuse."""
+    found = []
+    for line in com2:
+        if KERNEL_LINE.match(line) and KERNEL_PROBLEM.search(line):
+            if not any(rx.search(line) for rx, _ in KERNEL_BENIGN):
+                found.append(line.strip())
+    return found
+
+
+# ---- the verdict -------------------------------------------------------------
+
 def strip_ctl(line):
     return re.sub(r"\x1b\[[0-9;]*[A-Za-z]", "", line).replace("\r", "")
 
 
-def judge(cell, result):
-    """Returns (passed, reason, guest key/values) from the run's logs."""
-    com1 = [strip_ctl(l) for l in xhv_run.read_hv_log(result["com1"])]
-    com2 = [strip_ctl(l) for l in xhv_run.read_lines(result["com2"])]
-    guest = {}
-    verdicts = []
+class Evaluation:
+    """A judged run: the verdict, and what the judge read on the way there."""
+
+    def __init__(self):
+        self.passed = False
+        self.reason = ""
+        self.guest = {}        # key -> value ("; "-joined when printed more than once)
+        self.values = {}       # key -> [value, ...]
+        self.verdicts = []     # [(PASS|FAIL, text)]
+        self.steps = []        # [(name, quiescing)]
+        self.kernel_problems = []
+        self.banner = False
+        self.hv_panic = None
+        self.power_off = None
+
+
+def read_guest(com2, ev):
     for line in com2:
         m = GUEST_KV.search(line)
         if m:
             key, value = m.group(1), m.group(2).strip()
-            guest[key] = value if key not in guest else guest[key] + "; " + value
+            ev.values.setdefault(key, []).append(value)
+            ev.guest[key] = value if key not in ev.guest else ev.guest[key] + "; " + value
+        m = GUEST_STEP.search(line)
+        if m:
+            ev.steps.append((m.group(1), bool(m.group(2))))
         m = GUEST_RESULT.search(line)
         if m:
-            verdicts.append((m.group(1), m.group(2).strip()))
+            ev.verdicts.append((m.group(1), m.group(2).strip()))
 
+
+def evaluate(cell, result):
+    """Judges a run from its logs; returns an Evaluation."""
+    ev = Evaluation()
+    com1 = [strip_ctl(l) for l in xhv_run.read_hv_log(result["com1"])]
+    com2 = [strip_ctl(l) for l in xhv_run.read_lines(result["com2"])]
+    read_guest(com2, ev)
+    ev.kernel_problems = kernel_problems(com2)
+    ev.banner = any(HV_BANNER.search(l) for l in com1)
+    ev.hv_panic = next((l.strip() for l in com1 if HV_PANIC.search(l)), None)
+    ev.power_off = xhv_run.power_off_evidence(result)
+    ev.reason = _first_problem(cell, result, ev, com1)
+    ev.passed = ev.reason is None
+    if ev.passed:
+        ev.reason = "guest: PASS %s" % ev.verdicts[0][1]
+    return ev
+
+
+def _first_problem(cell, result, ev, com1):
+    guest = ev.guest
     loader_panic = next((l for l in com1 if "pvhboot: PANIC" in l), None)
     if loader_panic:
-        return False, "the direct-boot loader stopped: %s" % loader_panic.strip(), guest
+        return "the direct-boot loader stopped: %s" % loader_panic.strip()
     if cell.get("boot") == "pvh" and cell["hv"] == "none" and not any(
             PVHBOOT_ENTERED in l for l in com1):
-        return False, "pvhboot never entered the kernel (no %r on COM1)" % PVHBOOT_ENTERED, guest
+        return "pvhboot never entered the kernel (no %r on COM1)" % PVHBOOT_ENTERED
     if cell.get("boot") == "pvh" and cell["hv"] != "none" and not any(
             HV_PVH_ENTRY.search(l) for l in com1):
-        return False, "the hypervisor log does not show the direct boot's kernel entry", guest
+        return "the hypervisor log does not show the direct boot's kernel entry"
     if cell["hv"] != "none":
-        if not any(HV_BANNER.search(l) for l in com1):
-            return False, "no hypervisor banner on COM1", guest
-        panic = next((l for l in com1 if HV_PANIC.search(l)), None)
-        if panic:
-            return False, "hypervisor fault on COM1: %s" % panic.strip(), guest
+        if not ev.banner:
+            return "no hypervisor banner on COM1"
+        if ev.hv_panic:
+            return "hypervisor fault on COM1: %s" % ev.hv_panic
     if result.get("stopped_on"):
         stopped = result["stopped_on"]
         if stopped.startswith("guest: "):
-            return False, "the guest hung or died: %s" % stopped[len("guest: "):], guest
-        return False, "the hypervisor stopped: %s" % stopped, guest
+            return "the guest hung or died: %s" % stopped[len("guest: "):]
+        return "the hypervisor stopped: %s" % stopped
     if result["timed_out"]:
-        last = verdicts[-1] if verdicts else None
-        return False, "timed out after %.0f s (last guest verdict: %s)" % (
-            result["timeout"], "%s %s" % last if last else "none"), guest
-    if not verdicts:
-        return False, "the guest printed no XHV-RESULT line", guest
-    fails = [v for v in verdicts if v[0] == "FAIL"]
+        last = ev.verdicts[-1] if ev.verdicts else None
+        return "timed out after %.0f s (last guest verdict: %s)" % (
+            result["timeout"], "%s %s" % last if last else "none")
+    fails = [v for v in ev.verdicts if v[0] == "FAIL"]
     if fails:
-        return False, "guest: FAIL %s" % fails[0][1], guest
-    if "uptime_at_init" not in guest:
-        return False, "the guest never reported reaching init", guest
-    problem = check_versions(cell.get("versions"), guest)
-    if problem:
-        return False, problem, guest
-    if cell["hv"] != "none":
-        problem = check_hv(com1, guest)
+        return "guest: FAIL %s" % fails[0][1]
+    if ev.kernel_problems:
+        return "the guest kernel reported trouble: %s" % ev.kernel_problems[0]
+    if not ev.power_off:
+        return "the emulator does not report that the guest powered the machine off"
+    passes = [v for v in ev.verdicts if v[0] == "PASS"]
+    if len(passes) != 1:
+        return "the guest printed %d XHV-RESULT: PASS lines, not one" % len(passes)
+    ctx = Context(cell, guest, ev.values, com1)
+    for problem in (check_evidence(ctx), check_versions(cell.get("versions"), guest)):
         if problem:
-            return False, problem, guest
-    if cell["pal"] != "none":
+            return problem
+    if cell["hv"] != "none":
+        problem = check_hv(com1, guest) or hv_covers_guest(ctx)
+        if problem:
+            return problem
+    if cell["pal"] != "none" and cell["hv"] != "none":
         problem = check_pal(com1)
         if problem:
-            return False, problem, guest
-    problem = check_nmis(cell, result, guest, com1)
+            return problem
+    return check_nmis(cell, result, guest, com1)
+
+
+def judge(cell, result):
+    """Returns (passed, reason, guest key/values) from the run's logs."""
+    ev = evaluate(cell, result)
+    return ev.passed, ev.reason, ev.guest
+
+
+# ---- expected failures (a bug planted on purpose must be seen) ---------------
+
+def _quiesce_hang(ev, result):
+    """The guest hangs in a step that makes quiescing hypercalls: the run
+    ends at its RCU stall report there, and nothing else went wrong first."""
+    stopped = result.get("stopped_on") or ""
+    if not (stopped.startswith("guest: ") and RCU_STALL.search(stopped)):
+        how = stopped or ("it timed out" if result.get("timed_out") else "it ran to the end")
+        return "the run did not end at a guest RCU stall (%s)" % how
+    if not ev.banner or ev.hv_panic:
+        return "the hypervisor did not come up cleanly (%s)" % (ev.hv_panic or "no banner")
+    if "uptime_at_init" not in ev.guest:
+        return "the guest never reached init"
+    if any(v[0] == "FAIL" for v in ev.verdicts):
+        return "the guest failed a check before it hung: %s" % next(
+            v[1] for v in ev.verdicts if v[0] == "FAIL")
+    others = [l for l in ev.kernel_problems if not RCU_STALL.search(l)
+              and "detected stall" not in l]
+    if others:
+        return "the guest kernel reported other trouble first: %s" % others[0]
+    if not ev.steps:
+        return "the guest never said which step it was in"
+    name, quiescing = ev.steps[-1]
+    if not quiescing:
+        return "the guest hung in step %s, which makes no quiescing hypercalls" % name
+    return None
+
+
+# --expect-failure=NAME: the failure a planted bug must show, and nothing else.
+EXPECTED_FAILURES = {
+    "quiesce_hang": _quiesce_hang,
+}
+
+
+def expected_failure(ev, result, signature):
+    """--expect-failure: the planted bug must show as exactly its failure."""
+    if ev.passed:
+        print("FAIL: the cell passed, but this build carries a planted bug it must catch")
+        return 1
+    problem = EXPECTED_FAILURES[signature](ev, result)
     if problem:
-        return False, problem, guest
-    return True, "guest: PASS %s" % verdicts[-1][1], guest
+        print("FAIL: the cell failed, but not as %s: %s" % (signature, problem))
+        print("--- its failure: %s" % ev.reason)
+        print("--- last 40 lines of COM2 ---\n%s" % xhv_run.tail(result["com2"]))
+        return 1
+    print("PASS: the planted bug was detected as %s, in step %s: %s" % (
+        signature, ev.steps[-1][0], ev.reason))
+    return 0
 
 
-def summarize(cell, result, passed, reason, guest):
-    """The result.json of a cell: its coordinates, verdict, figures and evidence."""
+# ---- what ran ------------------------------------------------------------------
+
+def sha256_of(path):
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def cell_inputs(disks, versions_path):
+    """sha256 of everything a run depends on: the disks it booted, the guest's
+    versions.json, and the judge's and runner's own sources; and one digest
+    of them all."""
+    files = {"disk%d" % i: d for i, d in enumerate(disks)}
+    if versions_path:
+        files["guest_versions"] = versions_path
+    for module in (sys.modules[__name__], xhv_run, xhv_run.xhvlog):
+        files[os.path.basename(module.__file__)] = module.__file__
+    digests = {name: {"file": os.path.basename(path), "sha256": sha256_of(path)}
+               for name, path in sorted(files.items())}
+    total = hashlib.sha256(json.dumps(digests, sort_keys=True).encode()).hexdigest()
+    return digests, total
+
+
+def bazel_run_info(env=None):
+    """Which Bazel invocation and commit this test runs in, read from what the
+    running Bazel wrote: the invocation id at the top of the output base's
+    command.log, the commit in bazel-out/volatile-status.txt (from
+    tools/workspace_status.sh). Bazel gives a test neither in its
+    environment (passing them in would make every run a cache miss); both
+    files are visible to tests run locally, as this project runs them.
+    None for what cannot be read (not under Bazel, remote execution)."""
+    env = os.environ if env is None else env
+    info = {"invocation_id": None, "commit": None, "tree": None,
+            "target": env.get("TEST_TARGET")}
+    # TEST_TMPDIR is <output base>[/sandbox/<strategy>/<n>]/execroot/<workspace>/_tmp/...
+    m = re.match(r"^(.*)/execroot/[^/]+/_tmp(/|$)", env.get("TEST_TMPDIR", ""))
+    if not m:
+        return info
+    base = re.sub(r"/sandbox/[^/]+/\d+$", "", m.group(1))
+    try:
+        with open(os.path.join(base, "command.log"), errors="replace") as f:
+            m = re.search(r"Invocation ID: ([0-9a-f-]{36})", f.read(4096))
+            info["invocation_id"] = m.group(1) if m else None
+    except OSError:
+        pass
+    status = os.path.join(base, "execroot", env.get("TEST_WORKSPACE", "xhv"), "bazel-out",
+                          "volatile-status.txt")
+    try:
+        with open(status) as f:
+            for line in f:
+                key, _, value = line.strip().partition(" ")
+                if key == "XHV_COMMIT":
+                    info["commit"] = value
+                elif key == "XHV_TREE":
+                    info["tree"] = value
+    except OSError:
+        pass
+    return info
+
+
+def summarize(cell, result, ev, provenance=None):
+    """The result.json of a cell: its coordinates, verdict, figures, evidence, what ran."""
     com1 = [strip_ctl(l) for l in xhv_run.read_hv_log(result["com1"])]
+    guest = ev.guest
     summary = {k: v for k, v in cell.items() if k != "versions"}
     versions = cell.get("versions") or {}
     summary.update({
+        "kind": cell_kind(cell),
         "guest_title": versions.get("title"),
         "suite": versions.get("suite"),
         "kernel": versions.get("kernel"),
         "busybox": versions.get("busybox"),
         "emulator": result["emulator"],
-        "passed": passed,
-        "reason": reason,
-        "guest_uptime_at_init": float(guest["uptime_at_init"]) if "uptime_at_init" in guest
-        else None,
+        "passed": ev.passed,
+        "reason": ev.reason,
+        "guest_uptime_at_init": float(guest["uptime_at_init"])
+        if re.fullmatch(r"\d+(\.\d+)?", guest.get("uptime_at_init", "")) else None,
         "cpus_online": guest.get("cpus_online"),
         "wall_seconds": result["wall_seconds"],
         "started_at": result.get("started_at"),
         "timed_out": result["timed_out"],
+        "power_off": ev.power_off,
+        "steps": [name for name, _ in ev.steps],
+        "kernel_problems": ev.kernel_problems,
         "replay": result["replay"],
         "guest_report": guest,
         "exit_counts": exit_counts(com1),
@@ -283,28 +724,8 @@ def summarize(cell, result, passed, reason, guest):
         "trustvisor": pal_figures(com1),
         "runner_nmis": result.get("runner_nmis", 0),
     })
+    summary.update(provenance or {})
     return summary
-
-
-def failure_is_a_finding(summary, reason):
-    """Whether a failed run failed in the protocol, not before it: the guest
-    reached init (and, under a hypervisor, its banner was there)."""
-    if summary["guest_uptime_at_init"] is None:
-        return False
-    return not reason.startswith(("no hypervisor banner", "the guest never reported"))
-
-
-def expected_failure(passed, reason, summary, result):
-    """--expect-failure: the planted bug must show as a failed cell."""
-    if passed:
-        print("FAIL: the cell passed, but this build carries a planted bug it must catch")
-        return 1
-    if not failure_is_a_finding(summary, reason):
-        print("FAIL: the cell failed before its checks could see the planted bug: %s" % reason)
-        print("--- last 40 lines of COM2 ---\n%s" % xhv_run.tail(result["com2"]))
-        return 1
-    print("PASS: the planted bug was detected: %s" % reason)
-    return 0
 
 
 def main():
@@ -319,9 +740,9 @@ def main():
     ap.add_argument("--guest-versions", default=None,
                     help="versions.json of the guest's kernel and busybox (//guests/debian)")
     ap.add_argument("--pal", required=True)
-    ap.add_argument("--expect-failure", action="store_true",
-                    help="pass only if the guest booted and the cell then failed: proves the "
-                         "checks see a bug planted in this build")
+    ap.add_argument("--expect-failure", default=None, choices=sorted(EXPECTED_FAILURES),
+                    help="pass only if the cell fails exactly this way: proves the checks see "
+                         "a bug planted in this build")
     args = ap.parse_args()
     cell = {"cell": args.cell, "hv": args.hv, "debian": args.debian, "guest": args.guest,
             "pal": args.pal, "boot": args.boot}
@@ -332,28 +753,37 @@ def main():
 
     out_dir = os.environ.get("TEST_UNDECLARED_OUTPUTS_DIR") or os.path.join(
         os.environ.get("TEST_TMPDIR", "/tmp"), args.cell)
+    inputs, inputs_digest = cell_inputs(args.disk, args.guest_versions)
+    provenance = {"run_id": str(uuid.uuid4()), "inputs": inputs, "inputs_digest": inputs_digest,
+                  "bazel": bazel_run_info(), "judged_at": None}
     try:
         result = xhv_run.execute(args, out_dir)
     except xhv_run.RunnerError as e:
         print("FAIL %s: cannot run: %s" % (args.cell, e))
         return 1
     result["timeout"] = args.timeout
-    passed, reason, guest = judge(cell, result)
+    ev = evaluate(cell, result)
+    provenance["judged_at"] = round(time.time(), 1)
 
-    summary = summarize(cell, result, passed, reason, guest)
+    summary = summarize(cell, result, ev, provenance)
+    if args.expect_failure:
+        summary["expect_failure"] = args.expect_failure
     with open(os.path.join(out_dir, "result.json"), "w") as f:
         json.dump(summary, f, indent=2, sort_keys=True)
 
     print("%s %s: %s (emulator %s, guest uptime at init %s s, wall %.1f s)" % (
-        "PASS" if passed else "FAIL", args.cell, reason, result["emulator"],
+        "PASS" if ev.passed else "FAIL", args.cell, ev.reason, result["emulator"],
         summary["guest_uptime_at_init"], result["wall_seconds"]))
     print("replay: %s" % " ".join("%s=%s" % kv for kv in sorted(result["replay"].items())))
+    print("ran: invocation %s, commit %s (%s), inputs %s" % (
+        provenance["bazel"]["invocation_id"], provenance["bazel"]["commit"],
+        provenance["bazel"]["tree"], inputs_digest[:16]))
     if args.expect_failure:
-        return expected_failure(passed, reason, summary, result)
-    if not passed:
+        return expected_failure(ev, result, args.expect_failure)
+    if not ev.passed:
         print("--- last 40 lines of COM1 ---\n%s" % xhv_run.tail(result["com1"], hv_log=True))
         print("--- last 40 lines of COM2 ---\n%s" % xhv_run.tail(result["com2"]))
-    return 0 if passed else 1
+    return 0 if ev.passed else 1
 
 
 if __name__ == "__main__":

@@ -1,72 +1,383 @@
 #!/usr/bin/env python3
 # SPDX-License-Identifier: Apache-2.0
-"""How a cell is judged from its serial logs, and how the status table reads results."""
+"""How a cell is judged from its logs: complete evidence passes, anything less fails."""
 
+import json
 import os
 import tempfile
 import unittest
 
 from testing import cell_test
-from testing import status_table
+
+# A healthy run of each kind, line for line as the guest scripts print them
+# (testing/cells, guests/initramfs/init.sh, guests/tools, guests/pal_demo),
+# shortened to what the judge reads.
+CMDLINE = ("BOOT_IMAGE=/boot/vmlinuz console=ttyS1,115200 xhv.expect_cpus=2 quiet "
+           "xhv.hv_image=0x200000 xhv.quiesce_rounds=200 xhv.nmi_storm=20 xhv.nmi_device=40 "
+           "xhv.nmi_seed=1 xhv.pal_rounds=50 xhv.pal_iters=20 xhv.fuzz_calls=10000")
+
+BOOT = """\
+XHV-GUEST: tsc_at_init=80132547211
+XHV-GUEST: uptime_at_init=12.58
+XHV-GUEST: tsc_calibration=tsc: Fast TSC calibration using PIT;tsc: Detected 3400.028 MHz processor;
+XHV-GUEST: initramfs=x86_64
+XHV-GUEST: kernel=6.1.0-57-amd64 x86_64
+XHV-GUEST: kernel_version=Linux version 6.1.0-57-amd64 #1 SMP PREEMPT_DYNAMIC Debian 6.1.176-1
+XHV-GUEST: busybox_version=BusyBox v1.35.0 (Debian 1:1.35.0-4+b3) multi-call binary.
+XHV-GUEST: cmdline=%s
+XHV-GUEST: cpus_online=2
+XHV-GUEST: cpus_online_list=0-1
+XHV-GUEST: e820=0x0-0x9efff System RAM
+XHV-GUEST: e820=0x100000-0x1fffff System RAM
+XHV-GUEST: e820=0x200000-0x268fff Reserved
+XHV-GUEST: e820=0x269000-0x3edfffff System RAM
+XHV-GUEST: step=identify
+""" % CMDLINE
+
+STORM = """\
+XHV-GUEST: nmi_window=open
+XHV-GUEST: nmi_window=closed
+[   17.832640] sysrq: Show backtrace of all active CPUs
+[   18.912357] Uhhuh. NMI received for unknown reason 31 on CPU 0.
+[   18.912422] Dazed and confused, but trying to continue
+XHV-GUEST: nmi_device_sent=20 20
+XHV-GUEST: nmi_sysrq_triggers=20
+XHV-GUEST: nmi_before= 0 0
+XHV-GUEST: nmi_after= 30 30
+XHV-GUEST: nmi_unknown_reason=40
+"""
+
+END = """\
+XHV-KMSG: [    0.412000] ACPI: _OSC evaluation for CPUs failed, trying _PDC
+XHV-GUEST: kmsg_checked=812 lines, 1 shown
+[   46.189909] reboot: Power down
+"""
+
+BARE = BOOT + """\
+XHV-GUEST: hypervisor=none
+XHV-GUEST: hypapp=none
+XHV-GUEST: cell_kind=bare
+XHV-GUEST: step=pal_unavailable
+Error: TrustVisor not present according to CPUID
+XHV-GUEST: pal_demo_unavailable=Error: TrustVisor not present according to CPUID
+XHV-GUEST: step=nmi_storm
+""" + STORM + """\
+XHV-GUEST: cpus_alive=2
+XHV-RESULT: PASS bare boot, NMI storm counted, pal_demo unavailable
+""" + END
+
+HV_PROBES = """\
+XHV-GUEST: hypervisor=xhv
+XHV-GUEST: hypapp=%s
+XHV-GUEST: cell_kind=%s
+XHV-GUEST: step=probe
+XHV-GUEST: devmem_hv_image=0x200000:0x00000000
+XHV-GUEST: step=hvcheck quiescing
+XHV-GUEST: hv_signature=XhvXhvXhvXhv
+XHV-GUEST: hv_max_leaf=0x40000001
+XHV-GUEST: bad_hypercall_returned=0xffffffffffffffff
+"""
+
+BENCH = """\
+XHV-GUEST: step=bench quiescing
+XHV-GUEST: hv_signature=XhvXhvXhvXhv
+XHV-GUEST: bad_hypercall_returned=0xffffffffffffffff
+XHV-GUEST: bench_vmcall_quiesce_hypercall=%s
+XHV-GUEST: bench_plain_ticks=19
+XHV-GUEST: bench_cpuid_ticks=604
+XHV-GUEST: bench_vmcall_nop_ticks=684
+XHV-GUEST: bench_vmcall_quiesce_ticks=1156
+"""
+
+HV_CORE = BOOT + HV_PROBES % ("helloworld", "hv_core") + \
+    BENCH % "helloworld HELLO_HC_QUIESCE: 1" + """\
+XHV-GUEST: step=stopped quiescing
+XHV-GUEST: stopped_rounds=40
+XHV-GUEST: stopped_moved=0
+XHV-GUEST: stopped_control_min=9120 increments in 100000 ticks
+XHV-GUEST: step=quiesce_stress quiescing
+""" + STORM + """\
+XHV-GUEST: quiesce_batches_cpu1=161
+XHV-GUEST: quiesce_batches_cpu0=161
+XHV-GUEST: quiesce_hypercalls=200
+XHV-GUEST: quiesce_hypercalls=200
+XHV-GUEST: quiesce_rounds_per_batch=200
+XHV-GUEST: cpus_alive=2
+XHV-GUEST: step=cpuid
+XHV-RESULT: PASS hypervisor core checks
+""" + END
+
+PAL = BOOT + HV_PROBES % ("trustvisor", "pal") + """\
+XHV-GUEST: step=test_args quiescing
+XHV-GUEST: test_args_7_7_7=pass
+XHV-GUEST: step=main quiescing
+XHV-GUEST: main_1_2=6 lines
+""" + BENCH % "trustvisor TV_HC_UNREG, nothing registered: 0x205" + """\
+XHV-GUEST: step=palbench quiescing
+XHV-GUEST: bench_pal_vmcall_ticks=675
+XHV-GUEST: bench_pal_register_ticks=124035
+XHV-GUEST: bench_pal_call_ticks=28975
+XHV-GUEST: bench_pal_unregister_ticks=26805
+XHV-GUEST: step=isolation quiescing
+XHV-GUEST: isolation_user_read=0 secret words of 512
+XHV-GUEST: isolation=ok
+XHV-GUEST: step=limits quiescing
+XHV-GUEST: limits_unregister_twice=0x205
+XHV-GUEST: limits=ok
+XHV-GUEST: step=pal_loops quiescing
+""" + STORM + """\
+XHV-GUEST: pal_loops=50 test calls and 20 test_args iterations per CPU
+XHV-GUEST: step=fuzz quiescing
+XHV-GUEST: hcfuzz=calls=10000 errors=9348 registered=153 seed=1
+XHV-GUEST: step=test_args_after_fuzz quiescing
+XHV-GUEST: test_args_after_fuzz=pass
+XHV-GUEST: cpus_alive=2
+XHV-RESULT: PASS pal_demo, isolation, NMI storm and fuzzing
+""" + END
 
 HV_LOG = """\
 xhv 0.1.0 x86_64 (64-bit hypervisor)
 e820: hypervisor image [0x200000, 0x269000), heap [0x3ee00000, 0x3fe00000) hidden from the guest
 e820: guest memory map (3 entries)
+vmx: CPU 0: guest enters ACPI sleep (PM1 control 0xb004 <- 0x2001)
+quiesce: rounds=70611
+nmi: cpu=0 guest=30 injected=30 merged=0 owed=0 parks=32361
 vmx-exits: cpu=0 reason=10 name="CPUID" count=120
+vmx-exits: cpu=0 reason=18 name="VMCALL" count=50135
+nmi: cpu=1 guest=30 injected=30 merged=0 owed=0 parks=38250
 vmx-exits: cpu=1 reason=10 name="CPUID" count=80
+vmx-exits: cpu=1 reason=18 name="VMCALL" count=32361
 """
 
-GUEST_OK = """\
-XHV-GUEST: uptime_at_init=3.5
-XHV-GUEST: cpus_online=2
-XHV-GUEST: e820=0x0-0x9fbff System RAM
-XHV-GUEST: e820=0x100000-0x1fffff System RAM
-XHV-GUEST: e820=0x200000-0x268fff Reserved
-XHV-GUEST: e820=0x269000-0x3edfffff System RAM
-XHV-GUEST: devmem_hv_image=0x200000:0x00000000
-XHV-RESULT: PASS hypervisor core checks
-"""
+TV_LOG = "trustvisor: CPU 0: shutdown: 303 registrations, 186 PAL calls, 0 PALs scrubbed, " \
+         "0 revoked\n"
+
+BOCHS_POWER_OFF = "07744870655p[ACPI  ] >>PANIC<< ACPI control: soft power off\n"
+
+BARE_CELL = {"cell": "b", "hv": "none", "debian": "debian12", "guest": "x86_64", "pal": "x86"}
+HV_CORE_CELL = {"cell": "c", "hv": "x86_64", "debian": "debian12", "guest": "x86_64",
+                "pal": "none"}
+PAL_CELL = {"cell": "p", "hv": "x86_64", "debian": "debian12", "guest": "x86_64",
+            "pal": "x86_64"}
+
+HEALTHY = {
+    "bare": (BARE_CELL, "", BARE),
+    "hv_core": (HV_CORE_CELL, HV_LOG, HV_CORE),
+    "pal": (PAL_CELL, HV_LOG + TV_LOG, PAL),
+}
 
 
-def run_result(tmp, com1, com2, timed_out=False, stopped_on=None):
+def run_result(tmp, com1, com2, emulator_log=BOCHS_POWER_OFF, timed_out=False,
+               stopped_on=None):
     paths = {}
-    for name, text in (("com1", com1), ("com2", com2)):
+    for name, text in (("com1", com1), ("com2", com2), ("emulator", emulator_log)):
         paths[name] = os.path.join(tmp, name + ".log")
         with open(paths[name], "w") as f:
             f.write(text)
-    return {"com1": paths["com1"], "com2": paths["com2"], "timed_out": timed_out,
-            "stopped_on": stopped_on, "timeout": 600}
+    return {"com1": paths["com1"], "com2": paths["com2"], "emulator": "bochs",
+            "emulator_log": paths["emulator"], "timed_out": timed_out,
+            "stopped_on": stopped_on, "timeout": 600, "wall_seconds": 200.0,
+            "replay": {"smp": 2}}
 
 
-HV_CELL = {"cell": "c", "hv": "x86_64", "guest": "x86_64", "pal": "none"}
-BARE_CELL = {"cell": "b", "hv": "none", "guest": "x86_64", "pal": "none"}
+def without_line(text, key):
+    """text without its XHV-GUEST lines of `key`."""
+    return "".join(l for l in text.splitlines(True)
+                   if not l.startswith("XHV-GUEST: %s=" % key))
 
 
-NMI_STORM = """\
-XHV-GUEST: nmi_window=open
-XHV-GUEST: nmi_device_sent=20 20
-XHV-GUEST: nmi_window=closed
-XHV-GUEST: nmi_sysrq_triggers=20
-XHV-GUEST: nmi_before= 0 0
-XHV-GUEST: nmi_after= 30 30
-"""
-
-HV_NMIS = """\
-nmi: cpu=0 guest=30 injected=30 merged=0 owed=0 parks=10
-nmi: cpu=1 guest=30 injected=30 merged=0 owed=0 parks=12
-"""
-
-
-class NmiAccountingTest(unittest.TestCase):
+class JudgeCase(unittest.TestCase):
 
     def setUp(self):
         self.tmp = tempfile.mkdtemp(dir=os.environ.get("TEST_TMPDIR"))
 
-    def judge(self, com1, com2, runner_nmis=0):
-        result = run_result(self.tmp, com1, com2)
-        result["runner_nmis"] = runner_nmis
-        return cell_test.judge(HV_CELL, result)
+    def judge(self, cell, com1, com2, **kw):
+        return cell_test.judge(cell, run_result(self.tmp, com1, com2, **kw))
+
+    def evaluate(self, cell, com1, com2, **kw):
+        result = run_result(self.tmp, com1, com2, **kw)
+        return cell_test.evaluate(cell, result), result
+
+    def assertFails(self, cell, com1, com2, reason_part, **kw):
+        passed, reason, _ = self.judge(cell, com1, com2, **kw)
+        self.assertFalse(passed, "passed, but should fail with %r" % reason_part)
+        self.assertIn(reason_part, reason)
+
+
+class CompleteEvidenceTest(JudgeCase):
+
+    def test_a_healthy_run_of_every_kind_passes(self):
+        for kind, (cell, com1, com2) in HEALTHY.items():
+            passed, reason, guest = self.judge(cell, com1, com2)
+            self.assertTrue(passed, "%s: %s" % (kind, reason))
+            self.assertEqual(guest["cpus_online"], "2")
+
+    def test_a_guest_that_skips_any_required_line_fails(self):
+        # Every evidence key of every kind, one at a time.
+        for kind, (cell, com1, com2) in HEALTHY.items():
+            for group in cell_test.KIND_EVIDENCE[kind]:
+                for key, _ in cell_test.EVIDENCE[group]:
+                    key = key.format(cpu=1)
+                    with self.subTest(kind=kind, key=key):
+                        passed, reason, _ = self.judge(cell, com1, without_line(com2, key))
+                        self.assertFalse(passed)
+                        self.assertIn(key, reason)
+
+    def test_the_old_init_fallback_pass_is_no_evidence(self):
+        # init.sh once printed this when it found no /xhv/test.sh.
+        com2 = BOOT + "XHV-RESULT: PASS bare boot\n" + END
+        self.assertFails(HV_CORE_CELL, HV_LOG, com2, "never printed")
+
+    def test_a_hypervisor_cell_without_its_nmi_storm_fails(self):
+        com2 = without_line(without_line(HV_CORE, "nmi_after"), "nmi_before")
+        self.assertFails(HV_CORE_CELL, HV_LOG, com2, "nmi_before")
+
+    def test_a_pal_cell_that_palbench_failed_half_way_fails(self):
+        # palbench printed its first figure, then failed; a filter in the
+        # cell script once kept only the bench lines and the PASS went on.
+        com2 = without_line(without_line(without_line(
+            PAL, "bench_pal_register_ticks"), "bench_pal_call_ticks"), "bench_pal_unregister_ticks")
+        self.assertFails(PAL_CELL, HV_LOG + TV_LOG, com2, "bench_pal_register_ticks")
+
+    def test_a_fail_line_anywhere_fails_the_cell(self):
+        com2 = PAL.replace("XHV-GUEST: bench_pal_register_ticks=124035\n",
+                           "XHV-RESULT: FAIL palbench: TV_HC_REG returned 0x101\n")
+        self.assertFails(PAL_CELL, HV_LOG + TV_LOG, com2, "palbench: TV_HC_REG returned 0x101")
+
+    def test_two_passes_are_one_too_many(self):
+        com2 = HV_CORE.replace("XHV-GUEST: step=cpuid\n",
+                               "XHV-GUEST: step=cpuid\nXHV-RESULT: PASS something else\n")
+        self.assertFails(HV_CORE_CELL, HV_LOG, com2, "2 XHV-RESULT: PASS lines")
+
+    def test_no_fuzzing_is_not_a_pass(self):
+        com2 = PAL.replace("xhv.fuzz_calls=10000", "xhv.fuzz_calls=0").replace(
+            "hcfuzz=calls=10000", "hcfuzz=calls=0")
+        self.assertFails(PAL_CELL, HV_LOG + TV_LOG, com2, "a PAL cell must fuzz")
+
+    def test_fewer_fuzzed_calls_than_configured_fail(self):
+        com2 = PAL.replace("hcfuzz=calls=10000", "hcfuzz=calls=9999")
+        self.assertFails(PAL_CELL, HV_LOG + TV_LOG, com2, "made 9999 calls, xhv.fuzz_calls=10000")
+
+    def test_fuzz_summary_needs_its_registered_count(self):
+        com2 = PAL.replace(" registered=153", "")
+        self.assertFails(PAL_CELL, HV_LOG + TV_LOG, com2, "without calls= and registered=")
+
+    def test_isolation_and_limits_must_say_ok(self):
+        self.assertFails(PAL_CELL, HV_LOG + TV_LOG, PAL.replace("isolation=ok", "isolation=leak"),
+                         "isolation")
+        self.assertFails(PAL_CELL, HV_LOG + TV_LOG, without_line(PAL, "limits"), "limits")
+
+    def test_a_counter_that_moved_while_quiesced_fails(self):
+        com2 = HV_CORE.replace("stopped_moved=0", "stopped_moved=17")
+        self.assertFails(HV_CORE_CELL, HV_LOG, com2, "stopped_moved is '17', not 0")
+
+    def test_a_proof_whose_counter_never_moved_proves_nothing(self):
+        com2 = HV_CORE.replace("stopped_control_min=9120", "stopped_control_min=0")
+        self.assertFails(HV_CORE_CELL, HV_LOG, com2, "never moved while the other CPUs ran")
+
+    def test_a_missing_quiesce_batch_of_one_cpu_fails(self):
+        self.assertFails(HV_CORE_CELL, HV_LOG, without_line(HV_CORE, "quiesce_batches_cpu0"),
+                         "quiesce_batches_cpu0")
+
+    def test_the_pal_cells_quiesce_cost_uses_a_trustvisor_hypercall(self):
+        com2 = PAL.replace("trustvisor TV_HC_UNREG, nothing registered: 0x205",
+                           "helloworld HELLO_HC_QUIESCE: 18446744073709551615")
+        self.assertFails(PAL_CELL, HV_LOG + TV_LOG, com2, "not a hypercall of trustvisor")
+
+    def test_a_guest_that_took_itself_for_another_kind_fails(self):
+        com2 = BARE.replace("cell_kind=bare", "cell_kind=hv_core")
+        self.assertFails(BARE_CELL, "", com2, "another kind of cell than bare")
+
+    def test_a_bare_pal_demo_that_finds_trustvisor_fails(self):
+        com2 = without_line(BARE, "pal_demo_unavailable")
+        self.assertFails(BARE_CELL, "", com2, "pal_demo_unavailable")
+
+
+class HypervisorAccountTest(JudgeCase):
+    """The hypervisor's own log must cover what the guest claims it did."""
+
+    def test_fewer_quiesce_rounds_than_claimed_hypercalls_fail(self):
+        self.assertFails(HV_CORE_CELL, HV_LOG.replace("rounds=70611", "rounds=60000"), HV_CORE,
+                         "ran 60000 quiesce rounds, the guest claims 64440")
+
+    def test_fewer_vmcall_exits_than_claimed_hypercalls_fail(self):
+        com1 = HV_LOG.replace('name="VMCALL" count=32361', 'name="VMCALL" count=10')
+        self.assertFails(HV_CORE_CELL, com1, HV_CORE, "50145 VMCALL exits")
+
+    def test_trustvisor_must_have_served_pals(self):
+        self.assertFails(PAL_CELL, HV_LOG, PAL, "no TrustVisor shutdown summary")
+
+    def test_guest_ram_over_hypervisor_memory_fails(self):
+        leaky = HV_CORE.replace("0x269000-0x3edfffff System RAM", "0x269000-0x3effffff System RAM")
+        self.assertFails(HV_CORE_CELL, HV_LOG, leaky, "over hypervisor memory")
+
+    def test_probe_outside_hypervisor_memory_fails(self):
+        wrong = HV_CORE.replace("devmem_hv_image=0x200000", "devmem_hv_image=0x100000")
+        self.assertFails(HV_CORE_CELL, HV_LOG, wrong, "probe address")
+
+    def test_missing_e820_edit_fails(self):
+        self.assertFails(HV_CORE_CELL, HV_LOG.replace("e820: hypervisor image", "x"), HV_CORE,
+                         "E820 edit")
+
+    def test_hypervisor_panic_fails_even_if_the_guest_passed(self):
+        self.assertFails(HV_CORE_CELL, HV_LOG + "xhv: PANIC: CPU 1: boom\n", HV_CORE, "boom")
+
+    def test_exit_counts_are_collected_per_reason_and_cpu(self):
+        self.assertEqual(cell_test.exit_counts(HV_LOG.splitlines())["CPUID"], {0: 120, 1: 80})
+
+
+class KernelTroubleTest(JudgeCase):
+    """Whatever the scripts made of it, the guest kernel's reports of trouble fail a cell."""
+
+    def test_oops_bug_warn_segfault_gp_and_traps_fail(self):
+        for line in [
+            "[   21.100000] BUG: kernel NULL pointer dereference, address: 0000000000000000",
+            "[   21.100000] Oops: 0002 [#1] PREEMPT SMP NOPTI",
+            "XHV-KMSG: [   21.100000] WARNING: CPU: 1 PID: 88 at kernel/smp.c:912 "
+            "smp_call_function_many_cond+0x3a0/0x3e0",
+            "XHV-KMSG: [   30.500000] test[412]: segfault at 4 ip 0000000008049a1c sp "
+            "00000000ffd3e0c0 error 4 in test[8049000+6b000]",
+            "XHV-KMSG: [   30.500000] traps: test_args[413] general protection fault "
+            "ip:8049b2e sp:ffd3e0bc error:0 in test_args[8049000+6b000]",
+            "XHV-KMSG: [   30.500000] traps: hcfuzz[414] trap invalid opcode ip:804a000 "
+            "sp:ffd3e0bc error:0 in hcfuzz[8049000+6b000]",
+            "[   31.000000] general protection fault, probably for non-canonical address "
+            "0xdead000000000100: 0000 [#1] SMP",
+        ]:
+            with self.subTest(line=line):
+                com2 = PAL.replace("XHV-GUEST: kmsg_checked", line + "\nXHV-GUEST: kmsg_checked")
+                self.assertFails(PAL_CELL, HV_LOG + TV_LOG, com2, "kernel reported trouble")
+
+    def test_backtrace_frames_and_our_own_lines_are_no_trouble(self):
+        com2 = PAL.replace("XHV-GUEST: kmsg_checked", "XHV-KMSG: [   18.1] ? asm_exc_page_fault"
+                           "+0x22/0x30\nXHV-GUEST: kmsg_checked")
+        com2 = com2.replace("XHV-GUEST: isolation=ok",
+                            "XHV-GUEST: isolation_note=no segfault at 0\nXHV-GUEST: isolation=ok")
+        passed, reason, _ = self.judge(PAL_CELL, HV_LOG + TV_LOG, com2)
+        self.assertTrue(passed, reason)
+
+    def test_benign_reports_are_listed_with_a_reason(self):
+        for rx, why in cell_test.KERNEL_BENIGN:
+            self.assertTrue(why, rx.pattern)
+
+
+class PowerOffTest(JudgeCase):
+
+    def test_without_the_emulators_power_off_the_cell_fails(self):
+        for kind, (cell, com1, com2) in HEALTHY.items():
+            with self.subTest(kind=kind):
+                self.assertFails(cell, com1, com2, "powered the machine off",
+                                 emulator_log="04949254734i[SIM   ] quit_sim called\n")
+
+    def test_timeout_fails_with_the_last_verdict(self):
+        self.assertFails(BARE_CELL, "", "XHV-GUEST: uptime_at_init=1\n", "timed out",
+                         timed_out=True)
+
+    def test_no_verdict_fails(self):
+        self.assertFails(BARE_CELL, "", BOOT + END, "0 XHV-RESULT: PASS lines")
+
+
+class NmiAccountingTest(JudgeCase):
 
     def test_sysrq_trigger_i_runs_on_cpu_i_mod_n_and_hits_the_others(self):
         self.assertEqual(cell_test.expected_nmis(2, 20, 0), [10, 10])
@@ -75,103 +386,127 @@ class NmiAccountingTest(unittest.TestCase):
     def test_runner_nmis_reach_cpu0_and_device_nmis_their_target(self):
         self.assertEqual(cell_test.expected_nmis(2, 20, 6, [20, 20]), [36, 30])
 
-    def test_exact_counts_pass(self):
-        passed, reason, _ = self.judge(HV_LOG + HV_NMIS, NMI_STORM + GUEST_OK)
-        self.assertTrue(passed, reason)
-
     def test_a_lost_guest_nmi_fails(self):
-        lost = NMI_STORM.replace("nmi_after= 30 30", "nmi_after= 30 29")
-        passed, reason, _ = self.judge(HV_LOG + HV_NMIS, lost + GUEST_OK)
-        self.assertFalse(passed)
-        self.assertIn("counted [30, 29] NMIs, but were sent [30, 30]", reason)
+        self.assertFails(HV_CORE_CELL, HV_LOG, HV_CORE.replace("nmi_after= 30 30",
+                                                               "nmi_after= 30 29"),
+                         "counted [30, 29] NMIs, but were sent [30, 30]")
 
     def test_a_spurious_guest_nmi_fails(self):
-        extra = NMI_STORM.replace("nmi_after= 30 30", "nmi_after= 31 30")
-        passed, reason, _ = self.judge(HV_LOG + HV_NMIS, extra + GUEST_OK)
-        self.assertFalse(passed)
+        self.assertFails(BARE_CELL, "", BARE.replace("nmi_after= 30 30", "nmi_after= 31 30"),
+                         "counted [31, 30] NMIs")
 
     def test_hypervisor_injections_must_match_the_guest_total(self):
-        skewed = HV_NMIS.replace("cpu=1 guest=30 injected=30", "cpu=1 guest=31 injected=31")
-        passed, reason, _ = self.judge(HV_LOG + skewed, NMI_STORM + GUEST_OK)
-        self.assertFalse(passed)
-        self.assertIn("injected [30, 31]", reason)
+        skewed = HV_LOG.replace("cpu=1 guest=30 injected=30", "cpu=1 guest=31 injected=31")
+        self.assertFails(HV_CORE_CELL, skewed, HV_CORE, "injected [30, 31]")
 
 
-class ExpectFailureTest(unittest.TestCase):
+STALL = "[   35.055507] rcu: INFO: rcu_preempt detected stalls on CPUs/tasks:"
 
-    def test_a_protocol_failure_after_boot_is_a_finding(self):
-        summary = {"guest_uptime_at_init": 9.5}
-        self.assertTrue(cell_test.failure_is_a_finding(summary, "timed out after 600 s"))
-        self.assertTrue(cell_test.failure_is_a_finding(
-            summary, "the guest's CPUs counted [1, 2] NMIs, but were sent [1, 3]"))
+
+class ExpectFailureTest(JudgeCase):
+    """--expect-failure=quiesce_hang passes on that failure and on no other."""
+
+    def expect(self, com1, com2, **kw):
+        ev, result = self.evaluate(HV_CORE_CELL, com1, com2, **kw)
+        return cell_test.expected_failure(ev, result, "quiesce_hang")
+
+    def hang_in(self, step_line):
+        cut = HV_CORE.index(step_line) + len(step_line)
+        return HV_CORE[:cut] + STALL + "\n"
+
+    def test_an_rcu_stall_in_a_quiescing_step_is_the_signature(self):
+        self.assertEqual(self.expect(HV_LOG, self.hang_in("step=bench quiescing\n"),
+                                     stopped_on="guest: " + STALL), 0)
+
+    def test_a_stall_in_a_step_without_quiescing_hypercalls_is_not(self):
+        self.assertEqual(self.expect(HV_LOG, self.hang_in("step=probe\n"),
+                                     stopped_on="guest: " + STALL), 1)
+
+    def test_a_timeout_is_not_the_signature(self):
+        self.assertEqual(self.expect(HV_LOG, self.hang_in("step=bench quiescing\n"),
+                                     timed_out=True), 1)
+
+    def test_an_unrelated_fail_is_not_the_signature(self):
+        com2 = self.hang_in("step=bench quiescing\n").replace(
+            STALL, "XHV-RESULT: FAIL hvcheck bench exited 1\n" + STALL)
+        self.assertEqual(self.expect(HV_LOG, com2, stopped_on="guest: " + STALL), 1)
 
     def test_a_guest_that_never_booted_proves_nothing(self):
-        self.assertFalse(cell_test.failure_is_a_finding({"guest_uptime_at_init": None},
-                                                        "timed out after 600 s"))
-        self.assertFalse(cell_test.failure_is_a_finding({"guest_uptime_at_init": 9.5},
-                                                        "no hypervisor banner on COM1"))
+        self.assertEqual(self.expect(HV_LOG, STALL + "\n", stopped_on="guest: " + STALL), 1)
+
+    def test_a_hypervisor_panic_is_not_the_signature(self):
+        self.assertEqual(self.expect(HV_LOG + "xhv: PANIC: CPU 0: boom\n",
+                                     self.hang_in("step=bench quiescing\n"),
+                                     stopped_on="guest: " + STALL), 1)
+
+    def test_a_cell_that_passes_fails_the_expectation(self):
+        self.assertEqual(self.expect(HV_LOG, HV_CORE), 1)
 
 
-class JudgeTest(unittest.TestCase):
+def testdata(*parts):
+    base = os.path.join(os.environ["TEST_SRCDIR"], os.environ.get("TEST_WORKSPACE", "xhv"),
+                        "testing") if os.environ.get("TEST_SRCDIR") else os.path.dirname(
+                            os.path.abspath(__file__))
+    return os.path.join(base, "testdata", *parts)
 
-    def setUp(self):
-        self.tmp = tempfile.mkdtemp(dir=os.environ.get("TEST_TMPDIR"))
 
-    def judge(self, cell, com1, com2, **kw):
-        return cell_test.judge(cell, run_result(self.tmp, com1, com2, **kw))
+class RecordedRunTest(unittest.TestCase):
+    """The judge on logs of real runs (testing/testdata)."""
 
-    def test_healthy_hypervisor_cell_passes(self):
-        passed, reason, guest = self.judge(HV_CELL, HV_LOG, GUEST_OK)
-        self.assertTrue(passed, reason)
-        self.assertEqual(guest["cpus_online"], "2")
+    def recorded(self, name, edit=None):
+        with open(testdata(name, "result.json")) as f:
+            saved = json.load(f)
+        cell = {k: saved[k] for k in ("cell", "hv", "debian", "guest", "pal")}
+        cell["versions"] = {"kernel": saved["kernel"], "busybox": saved["busybox"]}
+        com2 = testdata(name, "com2.log")
+        if edit:
+            tmp = tempfile.mkdtemp(dir=os.environ.get("TEST_TMPDIR"))
+            with open(com2) as f:
+                text = edit(f.read())
+            com2 = os.path.join(tmp, "com2.log")
+            with open(com2, "w") as f:
+                f.write(text)
+        result = {"com1": testdata(name, "com1.log"), "com2": com2, "emulator": saved["emulator"],
+                  "emulator_log": testdata(name, "emulator.log"), "timed_out": saved["timed_out"],
+                  "stopped_on": saved["stopped_on"], "timeout": 600}
+        return cell, result, cell_test.evaluate(cell, result)
 
-    def test_guest_ram_over_hypervisor_memory_fails(self):
-        leaky = GUEST_OK.replace("0x269000-0x3edfffff System RAM", "0x269000-0x3effffff System RAM")
-        passed, reason, _ = self.judge(HV_CELL, HV_LOG, leaky)
-        self.assertFalse(passed)
-        self.assertIn("over hypervisor memory", reason)
+    def test_a_recorded_healthy_hypervisor_cell_passes(self):
+        _, _, ev = self.recorded("hv_core_x86_64_debian12")
+        self.assertTrue(ev.passed, ev.reason)
+        self.assertEqual(ev.steps[-1], ("cpuid", False))
+        self.assertIn("soft power off", ev.power_off)
 
-    def test_probe_outside_hypervisor_memory_fails(self):
-        wrong = GUEST_OK.replace("devmem_hv_image=0x200000", "devmem_hv_image=0x100000")
-        passed, reason, _ = self.judge(HV_CELL, HV_LOG, wrong)
-        self.assertFalse(passed)
-        self.assertIn("probe address", reason)
+    def test_the_same_run_with_a_fail_inside_a_pipeline_fails(self):
+        _, _, ev = self.recorded("hv_core_x86_64_debian12", lambda t: t.replace(
+            "XHV-GUEST: bench_cpuid_ticks", "XHV-RESULT: FAIL hvcheck bench: odd\n"
+                                            "XHV-GUEST: bench_cpuid_ticks"))
+        self.assertFalse(ev.passed)
+        self.assertIn("hvcheck bench: odd", ev.reason)
 
-    def test_missing_e820_edit_fails(self):
-        passed, reason, _ = self.judge(HV_CELL, HV_LOG.replace("e820: hypervisor image", "x"),
-                                       GUEST_OK)
-        self.assertFalse(passed)
-        self.assertIn("E820 edit", reason)
+    def test_the_same_run_without_its_quiesce_proof_fails(self):
+        _, _, ev = self.recorded("hv_core_x86_64_debian12",
+                                 lambda t: without_line(t, "stopped_moved"))
+        self.assertFalse(ev.passed)
+        self.assertIn("stopped_moved", ev.reason)
 
-    def test_hypervisor_panic_fails_even_if_the_guest_passed(self):
-        passed, reason, _ = self.judge(HV_CELL, HV_LOG + "xhv: PANIC: CPU 1: boom\n", GUEST_OK)
-        self.assertFalse(passed)
-        self.assertIn("boom", reason)
+    def test_the_same_run_with_an_oops_fails(self):
+        _, _, ev = self.recorded("hv_core_x86_64_debian12", lambda t: t.replace(
+            "XHV-GUEST: kmsg_checked", "XHV-KMSG: [   21.1] BUG: unable to handle page fault for "
+                                       "address: ffffffffff5fd000\nXHV-GUEST: kmsg_checked"))
+        self.assertFalse(ev.passed)
+        self.assertIn("BUG: unable to handle page fault", ev.reason)
 
-    def test_timeout_fails_with_the_last_verdict(self):
-        passed, reason, _ = self.judge(BARE_CELL, "", "XHV-GUEST: uptime_at_init=1\n",
-                                       timed_out=True)
-        self.assertFalse(passed)
-        self.assertIn("timed out", reason)
+    def test_the_recorded_seed_protocol_hang_is_the_quiesce_hang_signature(self):
+        _, result, ev = self.recorded("legacy_pal_x86_64_debian12")
+        self.assertFalse(ev.passed)
+        self.assertEqual(cell_test.expected_failure(ev, result, "quiesce_hang"), 0)
 
-    def test_guest_fail_line_fails(self):
-        passed, reason, _ = self.judge(BARE_CELL, "", "XHV-GUEST: uptime_at_init=1\n"
-                                       "XHV-RESULT: FAIL cpus_online=1, expected 2\n")
-        self.assertFalse(passed)
-        self.assertIn("cpus_online=1", reason)
-
-    def test_no_verdict_fails(self):
-        passed, reason, _ = self.judge(BARE_CELL, "", "XHV-GUEST: uptime_at_init=1\n")
-        self.assertFalse(passed)
-        self.assertIn("no XHV-RESULT", reason)
-
-    def test_bare_cell_needs_no_hypervisor_log(self):
-        passed, reason, _ = self.judge(BARE_CELL, "", "XHV-GUEST: uptime_at_init=1\n"
-                                       "XHV-RESULT: PASS bare boot\n")
-        self.assertTrue(passed, reason)
-
-    def test_exit_counts_are_collected_per_reason_and_cpu(self):
-        self.assertEqual(cell_test.exit_counts(HV_LOG.splitlines()), {"CPUID": {0: 120, 1: 80}})
+    def test_the_same_hang_after_an_unrelated_fail_is_not(self):
+        _, result, ev = self.recorded("legacy_pal_x86_64_debian12", lambda t: t.replace(
+            "XHV-GUEST: step=test_args quiescing",
+            "XHV-RESULT: FAIL the probe was wrong\nXHV-GUEST: step=test_args quiescing"))
+        self.assertEqual(cell_test.expected_failure(ev, result, "quiesce_hang"), 1)
 
 
 VERSIONS = {
@@ -212,50 +547,49 @@ class VersionsTest(unittest.TestCase):
         self.assertIsNotNone(cell_test.check_versions(VERSIONS, {}))
 
 
-class ResultJsonTest(unittest.TestCase):
+class ProvenanceTest(unittest.TestCase):
+    """result.json says what ran: the inputs' digests, the invocation, the commit."""
 
     def test_summary_keeps_the_cell_coordinates_apart_from_the_guest_report(self):
-        # status_table keys rows by (hv, guest, pal): the guest's own report
-        # must not overwrite the guest arch.
         tmp = tempfile.mkdtemp(dir=os.environ.get("TEST_TMPDIR"))
-        result = run_result(tmp, HV_LOG, GUEST_OK)
-        result.update({"emulator": "bochs", "wall_seconds": 12.5, "replay": {"smp": 2}})
-        passed, reason, guest = cell_test.judge(HV_CELL, result)
-        summary = cell_test.summarize(HV_CELL, result, passed, reason, guest)
+        result = run_result(tmp, HV_LOG, HV_CORE)
+        ev = cell_test.evaluate(HV_CORE_CELL, result)
+        summary = cell_test.summarize(HV_CORE_CELL, result, ev, {"run_id": "r"})
         self.assertEqual(summary["guest"], "x86_64")
-        self.assertEqual(summary["guest_uptime_at_init"], 3.5)
+        self.assertEqual(summary["kind"], "hv_core")
+        self.assertEqual(summary["guest_uptime_at_init"], 12.58)
         self.assertEqual(summary["guest_report"]["cpus_online"], "2")
-        self.assertEqual(summary["exit_counts"], {"CPUID": {0: 120, 1: 80}})
-        self.assertEqual(status_table.rows_from([summary])[0][0],
-                         ("x86_64", "debian12", "x86_64", "none", "grub"))
+        self.assertIn("soft power off", summary["power_off"])
+        self.assertEqual(summary["run_id"], "r")
+        self.assertEqual(summary["steps"][-1], "cpuid")
 
+    def test_inputs_digest_changes_with_any_disk_byte(self):
+        tmp = tempfile.mkdtemp(dir=os.environ.get("TEST_TMPDIR"))
+        disk = os.path.join(tmp, "guest.img")
+        with open(disk, "wb") as f:
+            f.write(b"\0" * 4096)
+        digests, first = cell_test.cell_inputs([disk], None)
+        self.assertEqual(digests["disk0"]["file"], "guest.img")
+        with open(disk, "r+b") as f:
+            f.seek(4000)
+            f.write(b"\1")
+        self.assertNotEqual(cell_test.cell_inputs([disk], None)[1], first)
 
-class StatusTableTest(unittest.TestCase):
-
-    def test_rows_follow_the_seed_layout_with_one_column_per_emulator(self):
-        results = [
-            {"hv": "x86_64", "guest": "x86", "pal": "none", "emulator": "bochs", "passed": True},
-            {"hv": "none", "guest": "x86", "pal": "none", "emulator": "qemu-tcg", "passed": False},
-        ]
-        results[0].update({"debian": "debian12", "kernel": {"version": "6.1.176-1"},
-                           "busybox": {"version": "1:1.35.0-4+deb12u1+b1"}})
-        results[1]["debian"] = "debian12"
-        results.append({"hv": "x86", "debian": "debian11", "guest": "x86", "pal": "x86",
-                        "emulator": "bochs", "passed": True, "kernel": VERSIONS["kernel"],
-                        "busybox": VERSIONS["busybox"]})
-        results[0]["boot"] = results[1]["boot"] = "pvh"
-        rows = status_table.rows_from(results)
-        self.assertEqual([k for k, _, _ in rows], [("x86", "debian11", "x86", "x86", "grub"),
-                                                   ("x86_64", "debian12", "x86", "none", "pvh"),
-                                                   ("none", "debian12", "x86", "none", "pvh")])
-        md = status_table.markdown(rows).splitlines()
-        self.assertEqual(md[2], "| xhv x86 | N | Debian 11 x86 | pal_demo x86 | GRUB chain "
-                                "| good | - | - | 5.10.223-1 / 1.30.1-6+b3 |")
-        self.assertEqual(md[3], "| xhv x64 | N | Debian 12 x86 | - | direct (PVH) | good | - | - "
-                                "| 6.1.176-1 / 1.35.0-4+deb12u1+b1 |")
-        self.assertEqual(md[4], "| none | N | Debian 12 x86 | - | direct (PVH) | - | - | bad | ? |")
-        rst = status_table.rst(rows).splitlines()
-        self.assertTrue(rst[0].startswith("+") and rst[2].startswith("+="))
+    def test_the_running_bazels_invocation_and_commit_are_read_from_its_output_base(self):
+        base = tempfile.mkdtemp(dir=os.environ.get("TEST_TMPDIR"))
+        execroot = os.path.join(base, "execroot", "xhv")
+        os.makedirs(os.path.join(execroot, "bazel-out"))
+        with open(os.path.join(base, "command.log"), "w") as f:
+            f.write("INFO: Invocation ID: 4883c41e-8b75-46df-8754-44d1a24d50e4\nLoading:\n")
+        with open(os.path.join(execroot, "bazel-out", "volatile-status.txt"), "w") as f:
+            f.write("BUILD_TIMESTAMP 1796234808\nXHV_COMMIT a914035\nXHV_TREE clean\n")
+        env = {"TEST_TMPDIR": base + "/sandbox/processwrapper-sandbox/7/execroot/xhv/_tmp/x",
+               "TEST_WORKSPACE": "xhv", "TEST_TARGET": "//testing:cell_x"}
+        info = cell_test.bazel_run_info(env)
+        self.assertEqual(info, {"invocation_id": "4883c41e-8b75-46df-8754-44d1a24d50e4",
+                                "commit": "a914035", "tree": "clean",
+                                "target": "//testing:cell_x"})
+        self.assertEqual(cell_test.bazel_run_info({})["invocation_id"], None)
 
 
 if __name__ == "__main__":

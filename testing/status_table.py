@@ -1,19 +1,23 @@
 #!/usr/bin/env python3
 # SPDX-License-Identifier: Apache-2.0
-"""Prints the matrix status table from the latest cell results.
+"""Prints the matrix status table of the last test run.
 
-Reads each cell's result.json from Bazel's test outputs (bazel-testlogs of
-the workspace `bazel run` was started from, or --testlogs) and prints the
+Reads each cell's result.json from Bazel's test outputs and the last
+`bazel test`'s build event record (testing/results.py) and prints the
 seed's table as RST and as Markdown: one row per (hypervisor, DRT, Debian
-guest, pal_demo, boot path), one column per emulator. A cell reads "good" or "bad" from
-its latest run, or "-" when it has not run; the last column names the
-guest kernel and busybox versions that ran.
+guest, pal_demo, boot path), one column per emulator. A cell reads "good"
+or "bad" from the last test run (or, marked "cached", from the earlier run
+whose result Bazel reused for the same inputs); a result the last run did
+not cover is marked OLD with its date; "-" when it never ran. The header
+says which invocation and commit the table comes from; the last column
+names the guest kernel and busybox versions that ran.
 """
 
 import argparse
+import re
 import sys
 
-from testing.results import load_results, testlogs_dir
+from testing.results import header, load_run, workspace_dir
 
 EMULATORS = [("bochs", "Bochs"), ("qemu-kvm", "QEMU-KVM"), ("qemu-tcg", "QEMU-TCG")]
 ARCH_NAME = {"x86": "x86", "x86_64": "x64", "none": "none"}
@@ -31,12 +35,41 @@ def versions_of(r):
     return text + (" (pins moved)" if kernel.get("drifted") or busybox.get("drifted") else "")
 
 
+CELL_NAME = re.compile(r"^//testing:cell_(nohv|hv_x86|hv_x86_64)_(debian\d+)_(x86|x86_64)_"
+                       r"(nopal|pal_x86|pal_x86_64)_(grub|pvh)_(bochs|qemu_kvm|qemu_tcg)$")
+
+
+def missing_results(inv, results):
+    """Cells the last run covered that left no result.json (they broke before
+    judging, or failed to build): each a "bad" row."""
+    have = {"//testing:" + r["cell"] for r in results}
+    rows = []
+    for label, test in sorted((inv.tests if inv else {}).items()):
+        m = CELL_NAME.match(label)
+        if m and label not in have:
+            hv, debian, guest, pal, boot, emulator = m.groups()
+            rows.append({"cell": label.split(":")[1], "hv": "none" if hv == "nohv" else hv[3:],
+                         "debian": debian, "guest": guest,
+                         "pal": "none" if pal == "nopal" else pal[4:], "boot": boot,
+                         "emulator": emulator.replace("_", "-"), "passed": False,
+                         "_fresh": "missing", "_note": "no result: %s" % test["status"]})
+    return rows
+
+
+def status_of(r):
+    word = "good" if r["passed"] else "bad"
+    fresh = r.get("_fresh", "ran")
+    if fresh == "ran":
+        return word
+    return "%s (%s)" % (word, r.get("_note", fresh))
+
+
 def rows_from(results):
-    """[(key, {emulator: good|bad}, versions)] in the seed's order: Debian 11 first."""
+    """[(key, {emulator: status}, versions)] in the seed's order: Debian 11 first."""
     table, versions = {}, {}
     for r in results:
         key = (r["hv"], r.get("debian", "debian12"), r["guest"], r["pal"], r.get("boot", "grub"))
-        table.setdefault(key, {})[r["emulator"]] = "good" if r["passed"] else "bad"
+        table.setdefault(key, {})[r["emulator"]] = status_of(r)
         seen = versions.setdefault(key, [])
         if versions_of(r) not in seen:
             seen.append(versions_of(r))
@@ -79,15 +112,21 @@ def markdown(rows):
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--testlogs", default=None,
-                    help="bazel-testlogs directory (default: the workspace's)")
+    ap.add_argument("--workspace", default=None,
+                    help="the workspace whose last test run to show (default: the one "
+                         "`bazel run` started from)")
     args = ap.parse_args()
-    testlogs = testlogs_dir(args.testlogs)
-    rows = rows_from(load_results(testlogs))
+    workspace = workspace_dir(args.workspace)
+    inv, results = load_run(workspace)
+    results += missing_results(inv, results)
+    rows = rows_from(results)
     if not rows:
         sys.stderr.write("status_table: no cell results under %s; run "
-                         "`./bazelw test //testing:matrix` first\n" % testlogs)
+                         "`./bazelw test //testing:matrix` first\n" % workspace)
         return 1
+    lines = header(inv, "bazel run //testing:status_table")
+    print("\n".join(lines))
+    print()
     print(rst(rows))
     print()
     print(markdown(rows))

@@ -19,14 +19,13 @@
 #include <unistd.h>
 
 #include "pal_demo/caller.h"
+#include "pal_demo/pagemap.h"
 #include "pal_demo/pal.h"
 #include "pal_demo/vmcall.h"
 
 #define PAGE_BYTES 4096U
 #define WORDS (PAGE_BYTES / sizeof(uintptr_t))
 #define SECRET ((uintptr_t)0x1EC2E7A5C0FFEE11ULL & ~(uintptr_t)PAL_FLAG_MASK)
-#define PAGEMAP_PRESENT (1ULL << 63)
-#define PAGEMAP_PFN_MASK ((1ULL << 55) - 1U)
 
 static unsigned matches(const uintptr_t *words) {
   unsigned n = 0;
@@ -39,21 +38,6 @@ static unsigned matches(const uintptr_t *words) {
 static int fail(const char *what, unsigned n) {
   printf("XHV-RESULT: FAIL isolation: %s read %u words of the PAL's secret\n", what, n);
   return 1;
-}
-
-/* The guest-physical address of the page at va, or 0 if pagemap does not say. */
-static uint64_t gpa_of(const void *va) {
-  uint64_t entry = 0;
-  int fd = open("/proc/self/pagemap", O_RDONLY);
-  off_t at = (off_t)((uintptr_t)va / PAGE_BYTES * sizeof(entry));
-  if (fd < 0 || pread(fd, &entry, sizeof(entry), at) != (ssize_t)sizeof(entry)) {
-    entry = 0;
-  }
-  if (fd >= 0) {
-    close(fd);
-  }
-  uint64_t pfn = entry & PAGEMAP_PFN_MASK;
-  return (entry & PAGEMAP_PRESENT) && pfn ? pfn * PAGE_BYTES : 0;
 }
 
 int main(void) {

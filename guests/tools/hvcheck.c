@@ -1,19 +1,43 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* Guest-side checks of the hypervisor underneath, its quiesce hypercall, and its costs. */
+/* Guest-side checks of the hypervisor underneath, its quiesce hypercalls, and their costs. */
+#define _GNU_SOURCE
 #include <cpuid.h>
+#include <sched.h>
+#include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
+#include "pal_demo/pagemap.h"
+#include "pal_demo/vmcall.h"
+
 #define HV_CPUID_LEAF 0x40000000U
+#define XHV_SIGNATURE "XhvXhvXhvXhv"
 
 /* Answered by the hypervisor core without quiescing: returns 0. */
 #define XHV_HC_NOP 0x58480000U
 
-/* helloworld's hypercall: quiesces every CPU, returns how many others were parked. */
+/*
+ * helloworld's hypercalls (hypapps/helloworld/helloworld.c has the ABI):
+ * QUIESCE returns how many other CPUs are parked; STOPPED (RBX: the
+ * guest-physical address of a 32-bit counter, RCX: TSC ticks) watches the
+ * counter for that long with every other CPU quiesced and returns the CPUs
+ * parked in RAX, the counter's change meanwhile in RBX, the value it read
+ * first in RCX.
+ */
 #define HELLO_HC_QUIESCE 0x58480001U
+#define HELLO_HC_STOPPED 0x58480002U
+
+/*
+ * Under TrustVisor the quiescing hypercall timed is TV_HC_UNREG of an entry
+ * nothing registered: TrustVisor answers it (error class TV_ERR_TABLE, as
+ * hypapps/trustvisor/trustvisor.h defines it) without logging or scrubbing.
+ */
+#define TV_ERR_TABLE 0x200U
 
 /* An unknown hypercall number: the hypervisor must answer with an error, not halt. */
 #define BAD_HYPERCALL 0x7FFF0001U
@@ -27,29 +51,75 @@ static unsigned long vmcall(unsigned long nr) {
 static int usage(void) {
   fprintf(stderr,
           "usage: hvcheck              the hypervisor's CPUID leaf and a bad hypercall\n"
+          "       hvcheck identify     which hypervisor and hypapp run beneath, if any;\n"
+          "                            safe without a hypervisor (no VMCALL then)\n"
+          "       hvcheck tsc          the time stamp counter now (since power-on: xhv\n"
+          "                            does not offset it); safe without a hypervisor\n"
           "       hvcheck quiesce N    then N quiescing hypercalls, each checking that\n"
           "                            every other CPU was parked\n"
+          "       hvcheck stopped N    then N times: a counter the other CPUs increment\n"
+          "                            in guest mode must not move while they are\n"
+          "                            quiesced (and must move while they are not)\n"
           "       hvcheck bench N      then cost per operation in TSC ticks, median of N\n"
           "                            batches\n");
   return 2;
 }
 
-static int check_signature(void) {
-  unsigned a, b, c, d;
-  char sig[13];
-  __cpuid(HV_CPUID_LEAF, a, b, c, d);
+static void hv_signature(char sig[13], unsigned *max_leaf) {
+  unsigned b, c, d;
+  __cpuid(HV_CPUID_LEAF, *max_leaf, b, c, d);
   memcpy(sig, &b, 4);
   memcpy(sig + 4, &c, 4);
   memcpy(sig + 8, &d, 4);
   sig[12] = '\0';
+}
+
+enum hypapp { HYPAPP_NONE, HYPAPP_HELLOWORLD, HYPAPP_TRUSTVISOR, HYPAPP_UNKNOWN };
+
+static const char *const hypapp_names[] = {"none", "helloworld", "trustvisor", "unknown"};
+
+/*
+ * Which hypapp runs: TrustVisor answers its CPUID leaf; helloworld answers
+ * its QUIESCE hypercall with a CPU count (any other hypapp with -1). Only
+ * under xhv: without it, VMCALL is an invalid opcode.
+ */
+static enum hypapp which_hypapp(void) {
+  char sig[13];
+  unsigned max_leaf;
+  hv_signature(sig, &max_leaf);
+  if (strcmp(sig, XHV_SIGNATURE) != 0) {
+    return HYPAPP_NONE;
+  }
+  uint32_t r[4];
+  tv_cpuid(TV_CPUID_LEAF, r);
+  if (r[0] == TV_CPUID_SIGNATURE) {
+    return HYPAPP_TRUSTVISOR;
+  }
+  return vmcall(HELLO_HC_QUIESCE) != (unsigned long)-1 ? HYPAPP_HELLOWORLD : HYPAPP_UNKNOWN;
+}
+
+static int identify(void) {
+  char sig[13];
+  unsigned max_leaf;
+  hv_signature(sig, &max_leaf);
+  int xhv = strcmp(sig, XHV_SIGNATURE) == 0;
+  printf("XHV-GUEST: hypervisor=%s\n", xhv ? "xhv" : "none");
+  printf("XHV-GUEST: hypapp=%s\n", hypapp_names[which_hypapp()]);
+  return 0;
+}
+
+static int check_signature(void) {
+  char sig[13];
+  unsigned a;
+  hv_signature(sig, &a);
   printf("XHV-GUEST: hv_signature=%s\n", sig);
   printf("XHV-GUEST: hv_max_leaf=0x%08x\n", a);
-  unsigned long ret = vmcall(BAD_HYPERCALL);
-  printf("XHV-GUEST: bad_hypercall_returned=0x%lx\n", ret);
-  if (strcmp(sig, "XhvXhvXhvXhv") != 0) {
+  if (strcmp(sig, XHV_SIGNATURE) != 0) {
     printf("XHV-RESULT: FAIL CPUID 0x40000000 signature is \"%s\"\n", sig);
     return 1;
   }
+  unsigned long ret = vmcall(BAD_HYPERCALL);
+  printf("XHV-GUEST: bad_hypercall_returned=0x%lx\n", ret);
   if (ret != (unsigned long)-1) {
     printf("XHV-RESULT: FAIL an unknown hypercall returned 0x%lx, not -1\n", ret);
     return 1;
@@ -77,7 +147,136 @@ static inline uint64_t tsc(void) {
   return ((uint64_t)hi << 32) | lo;
 }
 
+/*
+ * How long each side watches the counter, in TSC ticks: thousands of a
+ * spinner's increments (a few instructions each), yet short enough that
+ * the whole check stays well under a second of guest time.
+ */
+#define WATCH_TICKS 100000UL
+
+/* The page the spinners and the hypervisor share: the counter, and when to stop. */
+struct watched {
+  volatile uint32_t counter;
+  volatile uint32_t stop;
+  volatile uint32_t started;
+};
+
+static void spin_on(struct watched *w, int cpu) {
+  cpu_set_t set;
+  CPU_ZERO(&set);
+  CPU_SET(cpu, &set);
+  if (sched_setaffinity(0, sizeof(set), &set) != 0) {
+    _exit(1);
+  }
+  __atomic_add_fetch(&w->started, 1U, __ATOMIC_SEQ_CST);
+  while (!w->stop) {
+    __atomic_add_fetch(&w->counter, 1U, __ATOMIC_RELAXED);
+  }
+  _exit(0);
+}
+
+static unsigned long stopped_call(uint64_t gpa, unsigned long ticks, unsigned long *moved,
+                                  unsigned long *first) {
+  unsigned long ax = HELLO_HC_STOPPED, bx = (unsigned long)gpa, cx = ticks;
+  __asm__ volatile("vmcall" : "+a"(ax), "+b"(bx), "+c"(cx) : : "memory");
+  *moved = bx;
+  *first = cx;
+  return ax;
+}
+
+/*
+ * The quiesce's own proof: a process on every other CPU increments one
+ * counter in guest mode. Each round first watches it from here for
+ * WATCH_TICKS (it must move: the spinners run), then asks helloworld to
+ * watch it as long with every other CPU quiesced: it must not move, and
+ * the value helloworld read must lie between what this CPU read just
+ * before and just after (so it read this counter, not a stale page).
+ */
+static int stopped(long rounds) {
+  long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+  int self = sched_getcpu();
+  struct watched *w = mmap(NULL, PAGEMAP_PAGE_BYTES, PROT_READ | PROT_WRITE,
+                           MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+  if (w == MAP_FAILED || mlock((void *)w, PAGEMAP_PAGE_BYTES) != 0 || cpus < 2 || self < 0) {
+    printf("XHV-RESULT: FAIL hvcheck stopped: no pinned shared page, or fewer than 2 CPUs\n");
+    return 1;
+  }
+  w->counter = 0;
+  uint64_t gpa = gpa_of(w);
+  if (gpa == 0) {
+    printf("XHV-RESULT: FAIL hvcheck stopped: no guest-physical address for the counter\n");
+    return 1;
+  }
+  pid_t pids[64];
+  long spinners = 0;
+  for (long cpu = 0; cpu < cpus && spinners < 64; cpu++) {
+    if (cpu == self) {
+      continue;
+    }
+    pid_t pid = fork();
+    if (pid == 0) {
+      spin_on(w, (int)cpu);
+    }
+    pids[spinners++] = pid;
+  }
+  while (w->started != (uint32_t)spinners) {
+    sched_yield();
+  }
+  int failed = 0;
+  unsigned long moved_total = 0, control_min = (unsigned long)-1;
+  long i;
+  for (i = 0; i < rounds && !failed; i++) {
+    uint32_t c0 = w->counter;
+    uint64_t t0 = tsc();
+    while (tsc() - t0 < WATCH_TICKS) {
+    }
+    uint32_t before = w->counter;
+    unsigned long control = (uint32_t)(before - c0);
+    unsigned long moved, first;
+    unsigned long parked = stopped_call(gpa, WATCH_TICKS, &moved, &first);
+    uint32_t after = w->counter;
+    control_min = control < control_min ? control : control_min;
+    moved_total += moved;
+    if (control == 0) {
+      printf("XHV-RESULT: FAIL hvcheck stopped: round %ld: the counter did not move "
+             "while the other CPUs ran (no spinner running: the check proves nothing)\n", i);
+      failed = 1;
+    } else if (parked != (unsigned long)(cpus - 1)) {
+      printf("XHV-RESULT: FAIL hvcheck stopped: round %ld: helloworld returned 0x%lx, "
+             "not %ld parked CPUs\n", i, parked, cpus - 1);
+      failed = 1;
+    } else if (moved != 0) {
+      printf("XHV-RESULT: FAIL hvcheck stopped: round %ld: the counter moved by %lu while "
+             "every other CPU was quiesced\n", i, moved);
+      failed = 1;
+    } else if ((uint32_t)(first - before) > (uint32_t)(after - before)) {
+      printf("XHV-RESULT: FAIL hvcheck stopped: round %ld: helloworld read %lu, outside "
+             "[%u, %u] that this CPU read around the call\n", i, first, before, after);
+      failed = 1;
+    }
+  }
+  w->stop = 1;
+  for (long k = 0; k < spinners; k++) {
+    waitpid(pids[k], NULL, 0);
+  }
+  if (!failed && gpa_of(w) != gpa) {
+    printf("XHV-RESULT: FAIL hvcheck stopped: the counter's page moved during the check\n");
+    failed = 1;
+  }
+  if (failed) {
+    return 1;
+  }
+  printf("XHV-GUEST: stopped_rounds=%ld\n", i);
+  printf("XHV-GUEST: stopped_moved=%lu\n", moved_total);
+  printf("XHV-GUEST: stopped_control_min=%lu increments in %lu ticks\n", control_min,
+         WATCH_TICKS);
+  return 0;
+}
+
 enum op { OP_PLAIN, OP_CPUID, OP_VMCALL_NOP, OP_VMCALL_QUIESCE, OP_COUNT };
+
+/* The quiescing hypercall bench times: one the running hypapp answers itself. */
+static enum hypapp bench_hypapp;
 
 static const char *const op_names[OP_COUNT] = {"plain", "cpuid", "vmcall_nop",
                                                "vmcall_quiesce"};
@@ -99,7 +298,11 @@ static uint64_t run_op(enum op op, unsigned n) {
       vmcall(XHV_HC_NOP);
       break;
     case OP_VMCALL_QUIESCE:
-      vmcall(HELLO_HC_QUIESCE);
+      if (bench_hypapp == HYPAPP_TRUSTVISOR) {
+        tv_vmcall(TV_HC_UNREG, 0, 0, 0, 0);
+      } else {
+        vmcall(HELLO_HC_QUIESCE);
+      }
       break;
     default:
       break;
@@ -129,6 +332,26 @@ static int bench(long batches) {
   if (batches < 1 || batches > 1001) {
     return usage();
   }
+  bench_hypapp = which_hypapp();
+  unsigned long answer;
+  if (bench_hypapp == HYPAPP_TRUSTVISOR) {
+    answer = tv_vmcall(TV_HC_UNREG, 0, 0, 0, 0);
+    printf("XHV-GUEST: bench_vmcall_quiesce_hypercall=trustvisor TV_HC_UNREG, nothing "
+           "registered: 0x%lx\n", answer);
+    if ((answer & 0xF00UL) != TV_ERR_TABLE) {
+      printf("XHV-RESULT: FAIL hvcheck bench: TrustVisor answered TV_HC_UNREG of nothing with "
+             "0x%lx, not a TV_ERR_TABLE error\n", answer);
+      return 1;
+    }
+  } else if (bench_hypapp == HYPAPP_HELLOWORLD) {
+    answer = vmcall(HELLO_HC_QUIESCE);
+    printf("XHV-GUEST: bench_vmcall_quiesce_hypercall=helloworld HELLO_HC_QUIESCE: %lu\n",
+           answer);
+  } else {
+    printf("XHV-RESULT: FAIL hvcheck bench: no hypapp with a known quiescing hypercall (%s)\n",
+           hypapp_names[bench_hypapp]);
+    return 1;
+  }
   uint64_t *per_op = calloc((size_t)batches, sizeof(*per_op));
   if (!per_op) {
     return 1;
@@ -151,6 +374,13 @@ static int bench(long batches) {
 }
 
 int main(int argc, char **argv) {
+  if (argc == 2 && strcmp(argv[1], "identify") == 0) {
+    return identify();
+  }
+  if (argc == 2 && strcmp(argv[1], "tsc") == 0) {
+    printf("XHV-GUEST: tsc_at_init=%llu\n", (unsigned long long)tsc());
+    return 0;
+  }
   if (argc != 1 && argc != 3) {
     return usage();
   }
@@ -170,6 +400,9 @@ int main(int argc, char **argv) {
   }
   if (strcmp(argv[1], "bench") == 0) {
     return bench(n);
+  }
+  if (strcmp(argv[1], "stopped") == 0) {
+    return stopped(n);
   }
   return usage();
 }

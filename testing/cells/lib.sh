@@ -4,6 +4,24 @@
 fail() { echo "XHV-RESULT: FAIL $*"; exit 0; }
 guest() { echo "XHV-GUEST: $1=$2"; }
 
+# step NAME [quiescing]: says which step the cell is in, so a run that ends
+# early (a hang, a stall) says where. "quiescing": the step makes hypercalls
+# that quiesce every other CPU (under xhv every hypercall but XHV_HC_NOP).
+step() { echo "XHV-GUEST: step=$*"; }
+
+# run NAME PROG ARGS...: runs PROG and shows everything it printed, its own
+# XHV-RESULT: FAIL lines included, whatever they say: nothing between a
+# program and the judge filters. Fails the cell if PROG exits non-zero.
+run() {
+    local name rc
+    name=$1
+    shift
+    "$@" >/tmp/run.out 2>&1
+    rc=$?
+    cat /tmp/run.out
+    [ "$rc" = 0 ] || fail "$name exited $rc"
+}
+
 # param NAME DEFAULT: the value of NAME=value on the kernel command line.
 param() {
     for word in $(cat /proc/cmdline); do

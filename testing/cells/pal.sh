@@ -1,8 +1,8 @@
 #!/bin/sh
 # SPDX-License-Identifier: Apache-2.0
-# /xhv/test.sh of PAL cells: pal_demo under the TrustVisor hypapp, as the
-# seed's status table runs it, with NMIs from every source while PALs run,
-# the isolation check, and hypercall fuzzing; pal_demo must still pass after.
+# /xhv/cells/pal.sh (xhv with TrustVisor): pal_demo as the seed's status
+# table runs it, with NMIs from every source while PALs run, the isolation
+# check, and hypercall fuzzing; pal_demo must still pass after.
 . /xhv/lib.sh
 
 # A PAL's pages must stay where they were registered. mlock keeps them in
@@ -10,28 +10,37 @@
 # TrustVisor revokes a PAL whose page the guest reuses (its log says so).
 sysctl -q -w vm.compact_unevictable_allowed=0 || fail "cannot keep mlocked pages in place"
 
+step probe
 probe_hv_image
-/xhv/hvcheck || exit 0
+step hvcheck quiescing
+run hvcheck /xhv/hvcheck
 
 # The CI command of the reference: every PAL function, 7 iterations, seed 7.
+step test_args quiescing
 /xhv/test_args 7 7 7 >/tmp/ta.out 2>&1
 tail -n 1 /tmp/ta.out | grep -qx 'Test pass' || { cat /tmp/ta.out; fail "test_args 7 7 7"; }
 guest test_args_7_7_7 pass
+step main quiescing
 /xhv/main 1 2 >/tmp/main.out 2>&1 || { cat /tmp/main.out; fail "main 1 2"; }
 guest main_1_2 "$(grep -c '=' /tmp/main.out) lines"
 
 # What hypercalls and PAL operations cost (//testing:bench).
-/xhv/hvcheck bench 21 | grep '^XHV-GUEST: bench_' || fail "hvcheck bench"
-/xhv/palbench 21 | grep '^XHV-GUEST: bench_' || fail "palbench"
+step bench quiescing
+run "hvcheck bench" /xhv/hvcheck bench 21
+step palbench quiescing
+run palbench /xhv/palbench 21
 
 # While a PAL is registered, nothing outside it reads its data.
-/xhv/isolation || fail "isolation check"
+step isolation quiescing
+run isolation /xhv/isolation
 
 # Bad and excessive registrations get error codes; TrustVisor works on.
-/xhv/limits || fail "registration limits"
+step limits quiescing
+run limits /xhv/limits
 
 # The seed's stress loop on every CPU at once (`./test $i`, each a quiescing
 # hypercall), with test_args loops beside it, all under the NMI storm.
+step pal_loops quiescing
 rounds=$(param xhv.pal_rounds 50)
 iters=$(param xhv.pal_iters 20)
 pal_loops_on() {
@@ -44,8 +53,6 @@ pal_loops_on() {
 }
 pal_loops() { on_every_cpu pal_loops_on; }
 with_nmi_storm pal_loops; rc=$?
-# The kernel's word on any process that died meanwhile.
-dmesg | grep -i -e segfault -e 'trap ' -e 'general protection' | tail -n 5 | sed 's/^/XHV-GUEST: kernel_says=/'
 for f in /tmp/ta[0-9]*.out; do
     tail -n 1 "$f" | grep -qx 'Test pass' || {
         cat "$f"
@@ -56,8 +63,9 @@ done
 guest pal_loops "$rounds test calls and $iters test_args iterations per CPU"
 
 # Random hypercalls, from this CPU's user mode, then pal_demo once more.
-calls=$(param xhv.fuzz_calls 10000)
-/xhv/hcfuzz "$calls" "$(param xhv.nmi_seed 1)" || fail "hcfuzz"
+step fuzz quiescing
+run hcfuzz /xhv/hcfuzz "$(param xhv.fuzz_calls 10000)" "$(param xhv.nmi_seed 1)"
+step test_args_after_fuzz quiescing
 /xhv/test_args 7 7 7 >/tmp/ta.out 2>&1
 tail -n 1 /tmp/ta.out | grep -qx 'Test pass' || { cat /tmp/ta.out; fail "test_args after fuzzing"; }
 guest test_args_after_fuzz pass

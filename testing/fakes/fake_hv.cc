@@ -6,6 +6,7 @@
 #include <cstdio>
 
 #include "xhv/apic_trap.h"
+#include "xhv/cpu_ops.h"
 #include "xhv/hypapp.h"
 #include "xhv/log.h"
 #include "xhv/smp.h"
@@ -42,6 +43,16 @@ void log_printf(const char *fmt, ...) {
 }
 
 void log_flush(void) {}
+
+// The legacy quiesce build's line lock (xhv/log.h): a real lock, so the
+// host stress test runs the seed's protocol with it.
+static uint32_t line_lock;
+void log_line_lock(void) {
+  while (__atomic_exchange_n(&line_lock, 1U, __ATOMIC_ACQUIRE) != 0U) {
+    cpu_pause();
+  }
+}
+void log_line_unlock(void) { __atomic_store_n(&line_lock, 0U, __ATOMIC_RELEASE); }
 
 struct cpu *this_cpu(void) { return hv().current ? hv().current : &hv().cpu0; }
 

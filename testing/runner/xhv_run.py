@@ -3,9 +3,11 @@
 """xhv emulator runner: boots disk images in Bochs, QEMU+KVM or QEMU TCG.
 
 COM1 (the hypervisor log) and COM2 (the guest console) go to files. A run
-ends when the machine powers off, or at a hard wall-clock timeout, when the
+ends when the emulator exits, or at a hard wall-clock timeout, when the
 emulator is killed and every log is kept. Emulator exit codes mean nothing
-here (Bochs exits 1 on every path); callers judge a run by its serial logs.
+here (Bochs exits 1 on every path, QEMU 0 on a reset as on a power-off):
+whether the machine powered off is read from the emulator's own account
+(power_off_evidence), and callers judge the rest by the serial logs.
 
 Backends:
   bochs     software VMX (EPT, unrestricted guest); deterministic with
@@ -104,6 +106,7 @@ class Run:
         self.com1 = os.path.join(out_dir, "com1.log")
         self.com2 = os.path.join(out_dir, "com2.log")
         self.emulator_log = os.path.join(out_dir, "emulator.log")
+        self.qmp_events = os.path.join(out_dir, "qmp-events.jsonl")
         self.qmp_port = None
         self.replay = {}
 
@@ -228,7 +231,12 @@ def read_from(path, offset):
 
 
 class Qmp:
-    """A minimal QMP client: the greeting, qmp_capabilities, then commands."""
+    """A minimal QMP client: the greeting, qmp_capabilities, then commands.
+
+    QEMU serves one QMP client per socket, so one connection does both jobs:
+    commands (the NMI injector's) and the events QEMU sends, kept in
+    `events` in arrival order (SHUTDOWN says why the machine stopped).
+    """
 
     def __init__(self, port, timeout=10):
         deadline = time.monotonic() + timeout
@@ -241,19 +249,29 @@ class Qmp:
                     raise
                 time.sleep(0.1)
         self.buf = b""
+        self.events = []
+        self.closed = False
         self._reply()  # greeting
         self.command("qmp_capabilities")
+
+    def _message(self, line):
+        message = json.loads(line)
+        if "event" in message:
+            self.events.append(message)
+            return None
+        return message
 
     def _reply(self):
         while True:
             while b"\n" not in self.buf:
                 chunk = self.sock.recv(4096)
                 if not chunk:
+                    self.closed = True
                     raise OSError("QMP connection closed")
                 self.buf += chunk
             line, self.buf = self.buf.split(b"\n", 1)
-            message = json.loads(line)
-            if "event" not in message:
+            message = self._message(line)
+            if message is not None:
                 return message
 
     def command(self, name):
@@ -262,6 +280,31 @@ class Qmp:
         if "error" in reply:
             raise OSError("QMP %s: %s" % (name, reply["error"]))
         return reply
+
+    def drain(self, wait=0.0):
+        """Collects the events that have arrived, waiting up to `wait` s for
+        the first byte; reads to the end once QEMU has closed the socket."""
+        if self.closed:
+            return
+        self.sock.settimeout(wait if wait > 0 else 0.0001)
+        try:
+            while True:
+                chunk = self.sock.recv(4096)
+                if not chunk:
+                    self.closed = True
+                    break
+                self.buf += chunk
+                self.sock.settimeout(0.0001)
+        except (socket.timeout, BlockingIOError):
+            pass
+        except OSError:
+            self.closed = True
+        finally:
+            if not self.closed:
+                self.sock.settimeout(10)
+        while b"\n" in self.buf:
+            line, self.buf = self.buf.split(b"\n", 1)
+            self._message(line)
 
     def close(self):
         self.sock.close()
@@ -274,14 +317,13 @@ class NmiInjector:
     commands QEMU acknowledged; the guest's count is checked against it.
     """
 
-    def __init__(self, port, com2, limit, interval):
-        self.port, self.com2, self.limit, self.interval = port, com2, limit, interval
+    def __init__(self, qmp, com2, limit, interval):
+        self.qmp, self.com2, self.limit, self.interval = qmp, com2, limit, interval
         self.offset = 0
         self.tail = b""
         self.state = "waiting"
         self.sent = 0
         self.next_at = 0.0
-        self.qmp = None
         self.error = None
 
     def poll(self):
@@ -299,8 +341,6 @@ class NmiInjector:
         if self.state != "open" or self.sent >= self.limit or time.monotonic() < self.next_at:
             return
         try:
-            if self.qmp is None:
-                self.qmp = Qmp(self.port)
             self.qmp.command("inject-nmi")
             self.sent += 1
         except (OSError, ValueError) as e:
@@ -308,12 +348,8 @@ class NmiInjector:
             self.state = "done"
         self.next_at = time.monotonic() + self.interval
 
-    def close(self):
-        if self.qmp:
-            self.qmp.close()
 
-
-def watch(proc, com1, start, args, injector=None, on_poll=None, com2=None):
+def watch(proc, com1, start, args, injector=None, on_poll=None, com2=None, qmp=None):
     """Waits for the emulator to exit. Returns (timed_out, fatal COM1/COM2 line or None)."""
     offset = 0
     decoder = xhvlog.Decoder()
@@ -321,6 +357,8 @@ def watch(proc, com1, start, args, injector=None, on_poll=None, com2=None):
     while True:
         if injector:
             injector.poll()
+        if qmp:
+            qmp.drain()
         if on_poll:
             on_poll(time.monotonic() - start)
         try:
@@ -347,6 +385,44 @@ def watch(proc, com1, start, args, injector=None, on_poll=None, com2=None):
                     return False, "guest: " + text.strip()
         if time.monotonic() - start > args.timeout:
             return True, None
+
+
+# Bochs' own line when the guest enters ACPI S5 (its PM1 control register),
+# the only way a machine powers off; a reset, a triple fault, a kill or a
+# panic of the emulator logs something else.
+BOCHS_POWER_OFF = re.compile(r"\[ACPI\s*\] >>PANIC<< ACPI control: soft power off")
+
+
+def power_off_evidence(result):
+    """The emulator's own word that the guest powered the machine off, or None.
+
+    Bochs: its log's ACPI soft power off line. QEMU: the QMP SHUTDOWN event
+    with reason guest-shutdown (a reset says guest-reset, a kill
+    host-signal, and -no-reboot turns a reset into an exit too).
+    """
+    if result.get("timed_out") or result.get("stopped_on"):
+        return None
+    if result["emulator"] == "bochs":
+        for line in read_lines(result["emulator_log"]):
+            if BOCHS_POWER_OFF.search(line):
+                return "bochs log: " + line.strip()
+        return None
+    for event in read_qmp_events(result.get("qmp_events")):
+        if event.get("event") == "SHUTDOWN":
+            reason = (event.get("data") or {}).get("reason")
+            return "QMP SHUTDOWN reason=guest-shutdown" if reason == "guest-shutdown" else None
+    return None
+
+
+def read_qmp_events(path):
+    """The QMP events a QEMU run recorded (one JSON object a line), or none."""
+    events = []
+    for line in read_lines(path) if path else []:
+        try:
+            events.append(json.loads(line))
+        except ValueError:
+            pass
+    return events
 
 
 def execute(args, out_dir, on_poll=None):
@@ -380,21 +456,34 @@ def execute(args, out_dir, on_poll=None):
             proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=log,
                                     stderr=subprocess.STDOUT, env=env, cwd=work,
                                     start_new_session=True)
-            injector = None
-            if run.qmp_port and args.runner_nmis > 0:
-                injector = NmiInjector(run.qmp_port, run.com2, args.runner_nmis,
-                                       args.runner_nmi_interval)
+            injector = qmp = None
+            qmp_error = None
             try:
+                if run.qmp_port:
+                    # From the start, so no event is missed: QEMU keeps none
+                    # for a client that connects later.
+                    try:
+                        qmp = Qmp(run.qmp_port)
+                    except (OSError, ValueError) as e:
+                        qmp_error = str(e)
+                if qmp and args.runner_nmis > 0:
+                    injector = NmiInjector(qmp, run.com2, args.runner_nmis,
+                                           args.runner_nmi_interval)
                 timed_out, stopped_on = watch(proc, run.com1, start, args, injector, on_poll,
-                                              run.com2)
+                                              run.com2, qmp)
             except BaseException:
                 # Interrupted (Ctrl-C in the demo): the emulator has its own
                 # session, so take it down with us.
                 os.killpg(proc.pid, signal.SIGKILL)
                 proc.wait()
                 raise
-            if injector:
-                injector.close()
+            if qmp:
+                # QEMU sends SHUTDOWN before it exits; read up to the close.
+                qmp.drain(wait=2)
+                qmp.close()
+                with open(run.qmp_events, "w") as f:
+                    for event in qmp.events:
+                        f.write(json.dumps(event, sort_keys=True) + "\n")
             if timed_out or stopped_on:
                 # SIGINT lets Bochs' debugger dump the CPU state into its log
                 # before it quits on EOF; then make sure it is gone.
@@ -405,7 +494,7 @@ def execute(args, out_dir, on_poll=None):
                     os.killpg(proc.pid, signal.SIGKILL)
                     proc.wait()
         wall = time.monotonic() - start
-    return {
+    result = {
         "emulator": emulator,
         "timed_out": timed_out,
         "stopped_on": stopped_on,
@@ -418,9 +507,14 @@ def execute(args, out_dir, on_poll=None):
         "com2": run.com2,
         "emulator_log": run.emulator_log,
         "qmp_port": run.qmp_port,
+        "qmp_events": run.qmp_events if qmp else None,
+        "qmp_error": qmp_error,
         "runner_nmis": injector.sent if injector else 0,
-        "runner_nmi_error": injector.error if injector else None,
+        "runner_nmi_error": (injector.error if injector else
+                             qmp_error if run.qmp_port and args.runner_nmis > 0 else None),
     }
+    result["power_off"] = power_off_evidence(result)
+    return result
 
 
 def add_arguments(ap, disks_required=True):

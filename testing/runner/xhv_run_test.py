@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 # SPDX-License-Identifier: Apache-2.0
-"""The runner's contract on a machine that never powers off: killed at the
-timeout, reported as timed out, every log kept."""
+"""The runner's contract on machines that do not power off: one that hangs is
+killed at the timeout, reported as timed out, every log kept; neither it nor
+one that resets counts as powered off, whatever the emulator's exit code."""
 
 import argparse
 import os
@@ -13,16 +14,56 @@ import unittest
 from testing.runner import xhv_run
 
 HANG_DISK = None
+RESET_DISK = None
 
 
-def run_args(**overrides):
+def run_args(disk=None, **overrides):
     parser = argparse.ArgumentParser()
     xhv_run.add_arguments(parser)
-    args = parser.parse_args(["--emulator=qemu-tcg", "--disk=" + HANG_DISK, "--smp=1",
+    args = parser.parse_args(["--emulator=qemu-tcg", "--disk=" + (disk or HANG_DISK), "--smp=1",
                               "--mem-mib=64", "--timeout=8"])
     for key, value in overrides.items():
         setattr(args, key, value)
     return args
+
+
+class PowerOffEvidenceTest(unittest.TestCase):
+    """What counts as the machine powering off, from each emulator's own account."""
+
+    def setUp(self):
+        self.tmp = tempfile.mkdtemp(dir=os.environ.get("TEST_TMPDIR"))
+
+    def write(self, name, text):
+        path = os.path.join(self.tmp, name)
+        with open(path, "w") as f:
+            f.write(text)
+        return path
+
+    def test_bochs_acpi_soft_power_off_line_counts(self):
+        log = self.write("emulator.log", "00000932165i[ACPI  ] new PM base address: 0xb000\n"
+                         "07744870655p[ACPI  ] >>PANIC<< ACPI control: soft power off\n"
+                         "07744870655i[SIM   ] quit_sim called with exit code 1\n")
+        evidence = xhv_run.power_off_evidence({"emulator": "bochs", "emulator_log": log})
+        self.assertIn("ACPI control: soft power off", evidence)
+
+    def test_bochs_exit_without_it_does_not(self):
+        log = self.write("emulator.log", "04949254734i[SIM   ] quit_sim called with exit code 1\n")
+        self.assertIsNone(xhv_run.power_off_evidence({"emulator": "bochs", "emulator_log": log}))
+
+    def test_a_killed_run_never_powered_off(self):
+        log = self.write("emulator.log", "p[ACPI  ] >>PANIC<< ACPI control: soft power off\n")
+        self.assertIsNone(xhv_run.power_off_evidence(
+            {"emulator": "bochs", "emulator_log": log, "timed_out": True}))
+
+    def test_qemu_needs_a_guest_shutdown_event(self):
+        events = self.write("qmp-events.jsonl",
+                            '{"event": "SHUTDOWN", "data": {"guest": true, '
+                            '"reason": "guest-shutdown"}}\n')
+        self.assertEqual(xhv_run.power_off_evidence({"emulator": "qemu-tcg",
+                                                     "qmp_events": events}),
+                         "QMP SHUTDOWN reason=guest-shutdown")
+        self.assertIsNone(xhv_run.power_off_evidence({"emulator": "qemu-kvm",
+                                                      "qmp_events": None}))
 
 
 class HungGuestTest(unittest.TestCase):
@@ -38,10 +79,24 @@ class HungGuestTest(unittest.TestCase):
         com1 = xhv_run.read_lines(result["com1"])
         self.assertTrue(any("hangs on purpose" in l for l in com1), com1)
         self.assertTrue(os.path.isfile(os.path.join(out, "emulator.log")))
+        self.assertIsNone(result["power_off"])
+
+    def test_a_reset_is_not_a_power_off(self):
+        out = tempfile.mkdtemp(dir=os.environ.get("TEST_TMPDIR"))
+        result = xhv_run.execute(run_args(disk=RESET_DISK, timeout=60), out)
+        self.assertFalse(result["timed_out"])
+        com1 = xhv_run.read_lines(result["com1"])
+        self.assertTrue(any("resets on purpose" in l for l in com1), com1)
+        shutdowns = [e for e in xhv_run.read_qmp_events(result["qmp_events"])
+                     if e.get("event") == "SHUTDOWN"]
+        self.assertEqual([e["data"]["reason"] for e in shutdowns], ["guest-reset"])
+        self.assertIsNone(result["power_off"])
 
     def test_missing_disk_is_a_setup_error_not_a_verdict(self):
+        args = run_args()
+        args.disk = ["/nonexistent/disk.img"]
         with self.assertRaises(xhv_run.RunnerError) as ctx:
-            xhv_run.execute(run_args(disk=["/nonexistent/disk.img"]), tempfile.mkdtemp())
+            xhv_run.execute(args, tempfile.mkdtemp())
         self.assertIn("does not exist", str(ctx.exception))
 
     def test_tcg_refuses_a_hypervisor_run(self):
@@ -63,4 +118,5 @@ class BochsTopologyTest(unittest.TestCase):
 
 if __name__ == "__main__":
     HANG_DISK = os.path.abspath(sys.argv.pop(1))
+    RESET_DISK = os.path.abspath(sys.argv.pop(1))
     unittest.main()

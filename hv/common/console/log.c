@@ -75,13 +75,35 @@ static struct sink this_sink(void) {
   return s;
 }
 
-void log_vprintf(const char *fmt, va_list ap) {
+#ifdef XHV_QUIESCE_LEGACY_ORDER
+static uint32_t line_lock;
+
+void log_line_lock(void) {
+  while (__atomic_exchange_n(&line_lock, 1U, __ATOMIC_ACQUIRE) != 0U) {
+    cpu_pause();
+  }
+}
+
+void log_line_unlock(void) { __atomic_store_n(&line_lock, 0U, __ATOMIC_RELEASE); }
+#endif
+
+static void log_format(const char *fmt, va_list ap) {
   if (!mux) {
     xhv_vformat(plain_sink, 0, fmt, ap);
     return;
   }
   struct sink s = this_sink();
   xhv_vformat(mux_putc, &s, fmt, ap);
+}
+
+void log_vprintf(const char *fmt, va_list ap) {
+#ifdef XHV_QUIESCE_LEGACY_ORDER
+  log_line_lock();
+  log_format(fmt, ap);
+  log_line_unlock();
+#else
+  log_format(fmt, ap);
+#endif
 }
 
 void log_printf(const char *fmt, ...) {

@@ -3,16 +3,19 @@
 
 /*
  * Build with exactly one of
- *   -DFIXED   quiesce_end clears q_flag, then raises q_resume;
- *   -DLEGACY  the seed's ordering: q_resume first, q_flag only after every
- *             CPU has resumed.
- * Both use the same NMI handler (see "The handler"). Other parameters (cpp
- * macros, spin -D...):
+ *   -DFIXED   xhv's protocol (xhv/quiesce.h): quiesce_end clears q_flag,
+ *             then raises q_resume; the handler claims the mark with
+ *             compare-and-swap and parks with NMIs open (see "The handler");
+ *   -DSEED    the seed's protocol, step for step as hv/common/smp/README.md
+ *             states it (Q1-Q8, E1-E7, H1-H7; see "The seed's protocol"),
+ *             the one the C legacy build runs.
+ * Other parameters (cpp macros, spin -D...):
  *   N                 CPUs, 2 or 3 (default 2)
  *   ROUNDS            quiesce rounds each CPU may run, or fewer (default 2)
  *   GUEST_NMIS        guest NMIs the guest NMI source may send (default 2)
- *   RESUMED_FIRST     a parked CPU counts itself resumed before it unmarks
- *                     itself (see park): deadlocks, kept to show why not
+ *   RESUMED_FIRST     FIXED, but a parked CPU counts itself resumed before
+ *                     it unmarks itself (see park): deadlocks, kept to show
+ *                     why not
  *   MERGE_WINDOW      see "NMI delivery"
  *   MERGES_LOSE_NMIS  property 2 in its weaker form (see final_check), the
  *                     one that can hold under MERGE_WINDOW
@@ -66,8 +69,8 @@
  *     nested guest NMI handler there).
  */
 
-#if defined(FIXED) == defined(LEGACY)
-#error "define exactly one of FIXED and LEGACY"
+#if defined(FIXED) == defined(SEED)
+#error "define exactly one of FIXED and SEED"
 #endif
 #ifndef N
 #define N 2
@@ -85,6 +88,7 @@
 #define NONE 255
 
 /* The protocol's shared state. */
+bit  line_lock;         /* SEED: the log's line lock (Q1, Q8) */
 bit  q_lock;
 bit  q_flag;
 bit  q_resume;
@@ -140,7 +144,7 @@ byte cb_owner = NONE;   /* the CPU running the callback */
  *    handler's CAS fails, whatever it read in q_flag, so it counts the NMI
  *    as the guest's and returns; likewise if it reads q_flag == 0;
  *  - between the unmark and the count it can read q_flag == 1 (only in the
- *    legacy ordering: in the fixed one the quiescer cleared q_flag before it
+ *    seed's ordering: in the fixed one the quiescer cleared q_flag before it
  *    raised q_resume, and cannot start another round before this CPU is
  *    counted) and win the CAS: it parks, nested. All its caller has left
  *    to do is "count resumed, return", however deep the nesting, so the
@@ -191,6 +195,7 @@ inline park(p) {
   od
 }
 
+#ifdef FIXED
 /* The NMI handler on CPU p, entered with NMIs blocked (in_nmi[p] set).
  * Reading q_flag and the compare-and-swap are separate steps, as in C. A
  * handler that counts a guest NMI IRETs with NMIs blocked up to then, so a
@@ -215,6 +220,39 @@ inline nmi_handler(p) {
   :: else -> break
   od
 }
+
+#else
+/* The seed's protocol (SEED): its NMI handler on CPU p, entered with NMIs
+ * blocked, and they stay blocked to its end; each Hn one step. H1 reads
+ * q_flag: 0, the NMI is the guest's. H2 reads the mark: set, the NMI is
+ * dropped (neither parked on nor counted). H3 sets the mark, a step of its
+ * own after H2's test. H4 counts itself parked, H5 waits for q_resume, H6
+ * counts itself resumed, H7 clears the mark. An NMI sent meanwhile only
+ * sets the latch (a second merges); the handler's IRET takes a latched one
+ * at once, running the handler again. */
+inline nmi_handler(p) {
+  more = 1;
+  do
+  :: more ->
+     if
+     :: q_flag == 0 -> guest_counted[p]++                     /* H1: the guest's */
+     :: q_flag == 1 ->
+        if
+        :: quiesced[p] == 1 -> skip                            /* H2: dropped */
+        :: quiesced[p] == 0 ->
+           quiesced[p] = 1;                                    /* H3 */
+           atomic { q_parked++; parked[p] = 1; n_parked++ };    /* H4 */
+           atomic { q_resume == 1 -> parked[p] = 0; n_parked-- }; /* H5 */
+           q_resumed++;                                        /* H6 */
+           quiesced[p] = 0                                     /* H7 */
+        fi
+     fi;
+     IRET(p)
+  :: else -> break
+  od
+}
+
+#endif
 
 /* Take the pending NMI, if there is one and NMIs are not blocked. */
 #define TAKE_NMI \
@@ -246,6 +284,7 @@ proctype cpu(byte p) {
   :: atomic { pc == 0 && r < ROUNDS -> pc = 1 }     /* request a quiesce */
   :: atomic { pc == 0 -> r = 0; break }              /* no more rounds */
 
+#ifdef FIXED
   /* quiesce_begin(p) */
   STEP(1, q_lock == 0, q_lock = 1)
   STEP(2, true, quiesced[p] = 1)
@@ -264,19 +303,40 @@ proctype cpu(byte p) {
   STEP(9, true, cb_count--; cb_owner = NONE)
 
   /* quiesce_end(p) */
-#ifdef FIXED
   STEP(10, true, q_flag = 0)
   STEP(11, true, q_resume = 1)
   STEP(12, q_resumed == N - 1, skip)
   STEP(13, true, q_resume = 0)
-#else
-  STEP(10, true, q_resume = 1)
-  STEP(11, q_resumed == N - 1, skip)
-  STEP(12, true, q_flag = 0)
-  STEP(13, true, q_resume = 0)
-#endif
   STEP(14, true, quiesced[p] = 0)
   :: atomic { pc == 15 -> q_lock = 0; r++; pc = 0 }
+#else
+  /* quiesce (the seed's protocol, README.md): Q1-Q8 */
+  STEP(1, line_lock == 0, line_lock = 1)
+  STEP(2, q_lock == 0, q_lock = 1)
+  STEP(3, true, quiesced[p] = 1)
+  STEP(4, true, q_parked = 0)
+  STEP(5, true, q_flag = 1; todo = ((1 << N) - 1) & ~(1 << p))
+  SEND_TO(0)
+  SEND_TO(1)
+#if N > 2
+  SEND_TO(2)
+#endif
+  STEP(7, q_parked >= N - 1, skip)
+  STEP(8, true, line_lock = 0)
+
+  /* the callback */
+  STEP(9, true, cb_count++; cb_owner = p)
+  STEP(10, true, cb_count--; cb_owner = NONE)
+
+  /* endquiesce: E1-E7 */
+  STEP(11, true, q_resumed = 0)
+  STEP(12, true, q_resume = 1)
+  STEP(13, q_resumed >= N - 1, skip)
+  STEP(14, true, quiesced[p] = 0)
+  STEP(15, true, q_flag = 0)
+  STEP(16, true, q_resume = 0)
+  :: atomic { pc == 17 -> q_lock = 0; r++; pc = 0 }
+#endif
   od;
   n_done++;
 
@@ -331,7 +391,7 @@ end_monitor:
 active proctype final_check() {
   atomic {
     n_done == N && guest_done && NMI_QUIET ->
-    assert(q_lock == 0 && q_flag == 0 && q_resume == 0 && n_parked == 0);
+    assert(line_lock == 0 && q_lock == 0 && q_flag == 0 && q_resume == 0 && n_parked == 0);
 #ifdef MERGES_LOSE_NMIS
     /* Weaker: exactly one guest NMI lost per NMI merged away by the
      * hardware, and no other loss or double count (in particular no CPU

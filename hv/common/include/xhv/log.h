@@ -29,6 +29,18 @@ void log_enable_mux(void);
 
 #define LOG_MUX_MAGIC "XHV-LOG-MUX v1"
 
+#ifdef XHV_QUIESCE_LEGACY_ORDER
+/*
+ * The seed's printf line lock, in the legacy quiesce build only (build
+ * setting //hv/common/smp:legacy_quiesce_order): there every line is
+ * written under it, and the quiescer holds it from before it takes the
+ * quiesce lock until every other CPU has parked (hv/common/smp/README.md,
+ * Q1 and Q8). The log itself needs no lock.
+ */
+void log_line_lock(void);
+void log_line_unlock(void);
+#endif
+
 /*
  * The encoding: character c from CPU n (0..7) is two bytes, 1nnn hhhh then
  * 0nnn llll (h/l the high/low nibble of c). Bytes of different CPUs may
