@@ -36,7 +36,7 @@ def boot(name, disk, out, results):
     args = parser.parse_args(["--emulator=bochs", "--disk=" + disk, "--timeout=900"])
     run = xhv_run.execute(args, out)
     guest = {}
-    for line in xhv_run.read_lines(run["com2"]):
+    for line in xhv_run.read_console(run["com2"]):
         m = GUEST_KV.search(line)
         if m:
             guest.setdefault(m.group(1), m.group(2).strip())

@@ -511,7 +511,7 @@ def evaluate(cell, result):
     """Judges a run from its logs; returns an Evaluation."""
     ev = Evaluation()
     com1 = [strip_ctl(l) for l in xhv_run.read_hv_log(result["com1"])]
-    com2 = [strip_ctl(l) for l in xhv_run.read_lines(result["com2"])]
+    com2 = [strip_ctl(l) for l in xhv_run.read_console(result["com2"])]
     read_guest(com2, ev)
     ev.kernel_problems = kernel_problems(com2)
     ev.banner = any(HV_BANNER.search(l) for l in com1)

@@ -497,6 +497,25 @@ class RecordedRunTest(unittest.TestCase):
         self.assertFalse(ev.passed)
         self.assertIn("BUG: unable to handle page fault", ev.reason)
 
+    def test_the_same_run_with_kernel_records_inside_an_evidence_line_passes(self):
+        # As a CI run printed it: device NMIs' reports cut a program's line.
+        split = ("XHV-GUEST: quies[   21.736993] Uhhuh. NMI received for unknown reason 21 on "
+                 "CPU 1.\n[   21.737068] Dazed and confused, but trying to continue\n"
+                 "ce_batches_cpu0=[   21.753551] Uhhuh. NMI received for unknown reason 21 on "
+                 "CPU 1.\n117\n")
+        _, _, ev = self.recorded("hv_core_x86_64_debian12", lambda t: t.replace(
+            "XHV-GUEST: quiesce_batches_cpu0=117\n", split))
+        self.assertTrue(ev.passed, ev.reason)
+        self.assertEqual(ev.guest["quiesce_batches_cpu0"], "117")
+
+    def test_an_oops_inside_a_program_line_still_fails(self):
+        _, _, ev = self.recorded("hv_core_x86_64_debian12", lambda t: t.replace(
+            "XHV-GUEST: quiesce_batches_cpu0=117\n",
+            "XHV-GUEST: quiesce_bat[   21.100000] BUG: kernel NULL pointer dereference, "
+            "address: 0000000000000000\nches_cpu0=117\n"))
+        self.assertFalse(ev.passed)
+        self.assertIn("BUG: kernel NULL pointer dereference", ev.reason)
+
     def test_the_recorded_seed_protocol_hang_is_the_quiesce_hang_signature(self):
         _, result, ev = self.recorded("legacy_pal_x86_64_debian12")
         self.assertFalse(ev.passed)

@@ -191,6 +191,46 @@ def read_lines(path):
         return []
 
 
+# The guest kernel prints each console record whole ("[    1.234567] text"),
+# straight to the UART and at any moment, so a record can land in the middle
+# of a line a guest program is writing to the same port: "XHV-GUEST: quies",
+# a record or several, then "ce_batches_cpu0=109". PRINTK_TIME is on in both
+# Debian kernels and the cells pass printk.time=1, so every record starts with
+# its time stamp.
+KERNEL_RECORD = re.compile(r"\[\s*\d+\.\d{6}\] ")
+# init.sh repeats the kernel's log after the test behind this prefix.
+KMSG_PREFIX = "XHV-KMSG: "
+
+
+def untangle_console(lines):
+    """A guest console's lines with each kernel record that interrupted a
+    program's line moved out of it onto its own line, and the program's
+    pieces joined again (after the records that came between them)."""
+    out, pending = [], ""
+    for line in lines:
+        start = 0
+        if not pending and line.startswith(KMSG_PREFIX):
+            m = KERNEL_RECORD.match(line, len(KMSG_PREFIX))
+            start = m.end() if m else len(KMSG_PREFIX)
+        m = KERNEL_RECORD.search(line, start)
+        if m is None:
+            out.append(pending + line)
+            pending = ""
+        elif m.start() == 0:
+            out.append(line)
+        else:
+            pending += line[:m.start()]
+            out.append(line[m.start():])
+    if pending:
+        out.append(pending)
+    return out
+
+
+def read_console(path):
+    """A guest console log (COM2), untangled (untangle_console)."""
+    return untangle_console(read_lines(path))
+
+
 def read_hv_log(path):
     """The hypervisor log (COM1) decoded: one text per line, CPU tags dropped."""
     return [text for _, text in xhvlog.decode_file(path)]

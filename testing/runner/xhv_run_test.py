@@ -27,6 +27,37 @@ def run_args(disk=None, **overrides):
     return args
 
 
+class UntangleConsoleTest(unittest.TestCase):
+    """Kernel records that land inside a program's line on the guest console."""
+
+    def test_records_inside_a_line_come_out_and_the_line_joins_again(self):
+        lines = ["XHV-GUEST: quies[   21.736993] Uhhuh. NMI received for unknown reason 21",
+                 "[   21.737068] Dazed and confused, but trying to continue",
+                 "ce_batches_cpu0=[   21.753551] Uhhuh. NMI received for unknown reason 31",
+                 "109",
+                 "XHV-GUEST: next=1"]
+        self.assertEqual(xhv_run.untangle_console(lines), [
+            "[   21.736993] Uhhuh. NMI received for unknown reason 21",
+            "[   21.737068] Dazed and confused, but trying to continue",
+            "[   21.753551] Uhhuh. NMI received for unknown reason 31",
+            "XHV-GUEST: quiesce_batches_cpu0=109",
+            "XHV-GUEST: next=1"])
+
+    def test_whole_lines_stay_as_they_are(self):
+        lines = ["[    1.000000] Linux version 6.1", "XHV-GUEST: a=1",
+                 "XHV-KMSG: [    2.000000] a kernel line repeated by init", ""]
+        self.assertEqual(xhv_run.untangle_console(lines), lines)
+
+    def test_a_record_inside_a_repeated_kernel_line_comes_out(self):
+        lines = ["XHV-KMSG: [    2.000000] some[    3.000000] Uhhuh. NMI", " text"]
+        self.assertEqual(xhv_run.untangle_console(lines), [
+            "[    3.000000] Uhhuh. NMI", "XHV-KMSG: [    2.000000] some text"])
+
+    def test_a_line_cut_by_the_end_of_the_log_is_kept(self):
+        self.assertEqual(xhv_run.untangle_console(["XHV-GUEST: a[    1.000000] x"]),
+                         ["[    1.000000] x", "XHV-GUEST: a"])
+
+
 class PowerOffEvidenceTest(unittest.TestCase):
     """What counts as the machine powering off, from each emulator's own account."""
 
