@@ -168,9 +168,10 @@ def check_nmis(cell, result, guest, com1):
         if not nmis:
             return "the hypervisor printed no NMI figures at power-off"
         injected = [nmis.get(cpu, {}).get("injected", 0) for cpu in range(len(after))]
-        if injected != after:
+        delivered = nmis_delivered(guest, after)
+        if injected != delivered:
             return "the hypervisor injected %s NMIs per CPU, the guest counted %s in all" % (
-                injected, after)
+                injected, delivered)
     return None
 
 
@@ -182,6 +183,43 @@ def check_pal(com1):
     if figures["registrations"] == 0 or figures["pal_calls"] == 0:
         return "TrustVisor served %d registrations and %d PAL calls" % (
             figures["registrations"], figures["pal_calls"])
+    return None
+
+
+# ---- red-team evidence (PAL cells) ---------------------------------------
+# The red team's attacks (guests/redteam) each print `XHV-GUEST:
+# redteam_<attack>=<verdict> <details>`; the details show the attack was
+# really made (the breakpoint armed, the write landed in the guest's own
+# view). The verdicts are checked in EVIDENCE["redteam"]; the COM1 forgery
+# also against the hypervisor's log, here.
+REDTEAM_FORGERY_MARKER = re.compile(r"marker=(\S+)")
+REDTEAM_FORGERY_WRITES = re.compile(r"writes=(\d+)")
+HV_UART_DROPPED = re.compile(r"^serial: guest writes to the hypervisor's UART dropped=(\d+)")
+
+
+def nmis_delivered(guest, after):
+    """NMIs each CPU's guest got in all: the kernel's count, or, when the
+    red team's ring-0 stage replaced the kernel, the count it reports (the
+    kernel's at the kexec plus its own)."""
+    if "nmi_after_kexec" in guest:
+        return [int(x) for x in guest["nmi_after_kexec"].split()]
+    return after
+
+
+def check_com1_forgery(guest, com1, com1_raw):
+    """The guest's forged log lines are nowhere in COM1, and the hypervisor
+    counted at least the writes the guest says it made."""
+    forgery = guest.get("redteam_com1_forgery", "")
+    marker = REDTEAM_FORGERY_MARKER.search(forgery)
+    writes = REDTEAM_FORGERY_WRITES.search(forgery)
+    if not marker or not writes:
+        return "red team: the COM1 forgery evidence names no marker or write count"
+    if any(marker.group(1) in line for line in list(com1) + list(com1_raw)):
+        return "red team: the guest's forged line %s is in the hypervisor's log" % marker.group(1)
+    dropped = next((int(m.group(1)) for m in map(HV_UART_DROPPED.search, com1) if m), None)
+    if dropped is None or dropped < int(writes.group(1)):
+        return "red team: the hypervisor counted %s dropped UART writes, the guest made %s" % (
+            dropped, writes.group(1))
     return None
 
 
@@ -316,6 +354,13 @@ def fuzz_summary(v, ctx):
     return None
 
 
+def verdict(expected):
+    """A red-team line whose first word is `expected`: made, and failed safely."""
+    def check(v, ctx):
+        return None if v.split()[:1] == [expected] else "is %r, not %s" % (v, expected)
+    return check
+
+
 def joined(check):
     """A check of all a key's values at once, "; "-joined in print order."""
     check.joined = True
@@ -406,13 +451,31 @@ EVIDENCE = {
         ("hcfuzz", fuzz_summary),
         ("test_args_after_fuzz", is_("pass")),
     ],
+    # guests/redteam: the hostile guest's attacks, each made and failed safely
+    "redteam": [
+        ("redteam_syscall_in_pal", verdict("refused")),    # SYSCALL/SYSENTER/INT 0x80 in a PAL
+        ("redteam_dr7_in_pal", verdict("not_hit")),        # the OS's breakpoints in PAL code
+        ("redteam_fpu_state", verdict("intact")),          # x87/SSE/AVX across PALs
+        ("redteam_lent_page_write", verdict("revoked")),   # another CPU writes a running PAL's page
+        ("redteam_kcore_direct_map", verdict("zeros")),    # the kernel's direct map of a PAL frame
+        ("redteam_com1_forgery", verdict("dropped")),      # forged hypervisor log lines on COM1
+        # the ring-0 stage, booted in the kernel's place (rt_kexec)
+        ("redteam_ring0_stage", verdict("started")),
+        ("redteam_halts", verdict("faulted")),             # the core's guest-triggerable halts
+        ("redteam_task_switch", verdict("emulated")),      # hardware task switches
+        ("redteam_e820_unreal", verdict("refused")),       # the E820 hook from unreal mode
+        ("redteam_nmi_self", verdict("twice")),            # an NMI handler NMIs itself ten times
+        ("redteam_rf_injected", verdict("set")),           # RF in an injected fault's frame
+        ("nmi_after_kexec", matches(r"\d+( \d+)*")),
+        ("redteam_ring0", verdict("done")),
+    ],
 }
 
 # The evidence groups each kind of cell must print, all of them.
 KIND_EVIDENCE = {
     "bare": ["boot", "nmi_storm", "no_hypervisor"],
     "hv_core": ["boot", "hypervisor", "bench", "quiesce_proof", "quiesce_stress", "nmi_storm"],
-    "pal": ["boot", "hypervisor", "bench", "pal", "nmi_storm"],
+    "pal": ["boot", "hypervisor", "bench", "pal", "redteam", "nmi_storm"],
 }
 
 
@@ -568,7 +631,8 @@ def _first_problem(cell, result, ev, com1):
         if problem:
             return problem
     if cell["pal"] != "none" and cell["hv"] != "none":
-        problem = check_pal(com1)
+        problem = check_pal(com1) or check_com1_forgery(
+            guest, com1, xhv_run.read_lines(result["com1"]))
         if problem:
             return problem
     return check_nmis(cell, result, guest, com1)

@@ -107,6 +107,30 @@ XHV-GUEST: step=cpuid
 XHV-RESULT: PASS hypervisor core checks
 """ + END
 
+# The red team's lines, as guests/redteam prints them: the attacks from a
+# PAL's process, then the ring-0 stage that replaced the kernel.
+REDTEAM_USER = """\
+XHV-GUEST: step=redteam_syscall_in_pal quiescing
+XHV-GUEST: redteam_syscall_in_pal=refused syscall=0x506 sysenter=0x506 int80=0x506 cs=0x33
+XHV-GUEST: redteam_dr7_in_pal=not_hit armed=dr0 control_hits=1 pal_result=0x2a
+XHV-GUEST: redteam_fpu_state=intact x87=kept sse=kept avx=kept after_fault=kept
+XHV-GUEST: redteam_lent_page_write=revoked pal_result=0x508 writer_saw_own=1
+XHV-GUEST: redteam_kcore_direct_map=zeros frame=0x3d000000 nonzero_words=0 secret_words=0
+XHV-GUEST: redteam_com1_forgery=dropped writes=180 marker=XHVFORGED77 uart_lsr=0xff
+"""
+
+REDTEAM_RING0 = """\
+XHV-GUEST: redteam_kexec=loading entry=0x10010 kernel=x86_64 cpus=2 pm1a_cnt=0xb004
+XHV-GUEST: redteam_ring0_stage=started from=64-bit kernel
+XHV-GUEST: redteam_halts=faulted 32bit: mov_cr4_esp=#GP
+XHV-GUEST: redteam_task_switch=emulated jmp=ok call=ok
+XHV-GUEST: redteam_e820_unreal=refused own_buffer=landed hv_image=0x200000:CF
+XHV-GUEST: redteam_nmi_self=twice runs=2 sent_from_handler=10
+XHV-GUEST: redteam_rf_injected=set injected_gp_rf=1 native_gp_rf=1
+XHV-GUEST: nmi_after_kexec=32 30
+XHV-GUEST: redteam_ring0=done
+"""
+
 PAL = BOOT + HV_PROBES % ("trustvisor", "pal") + """\
 XHV-GUEST: step=test_args quiescing
 XHV-GUEST: test_args_7_7_7=pass
@@ -124,6 +148,7 @@ XHV-GUEST: isolation=ok
 XHV-GUEST: step=limits quiescing
 XHV-GUEST: limits_unregister_twice=0x205
 XHV-GUEST: limits=ok
+""" + REDTEAM_USER + """\
 XHV-GUEST: step=pal_loops quiescing
 """ + STORM + """\
 XHV-GUEST: pal_loops=50 test calls and 20 test_args iterations per CPU
@@ -132,8 +157,8 @@ XHV-GUEST: hcfuzz=calls=10000 errors=9348 registered=153 seed=1
 XHV-GUEST: step=test_args_after_fuzz quiescing
 XHV-GUEST: test_args_after_fuzz=pass
 XHV-GUEST: cpus_alive=2
-XHV-RESULT: PASS pal_demo, isolation, NMI storm and fuzzing
-""" + END
+XHV-RESULT: PASS pal_demo, isolation, red team, NMI storm and fuzzing
+""" + END.replace("[   46.189909] reboot: Power down\n", "") + REDTEAM_RING0
 
 HV_LOG = """\
 xhv 0.1.0 x86_64 (64-bit hypervisor)
@@ -150,7 +175,10 @@ vmx-exits: cpu=1 reason=18 name="VMCALL" count=32361
 """
 
 TV_LOG = "trustvisor: CPU 0: shutdown: 303 registrations, 186 PAL calls, 0 PALs scrubbed, " \
-         "0 revoked\n"
+         "0 revoked\nserial: guest writes to the hypervisor's UART dropped=200\n"
+# The PAL cell's log: the ring-0 stage's two NMIs on CPU 0 beyond the kernel's 30.
+PAL_LOG = HV_LOG.replace("nmi: cpu=0 guest=30 injected=30", "nmi: cpu=0 guest=32 injected=32") + \
+    TV_LOG
 
 BOCHS_POWER_OFF = "07744870655p[ACPI  ] >>PANIC<< ACPI control: soft power off\n"
 
@@ -163,7 +191,7 @@ PAL_CELL = {"cell": "p", "hv": "x86_64", "debian": "debian12", "guest": "x86_64"
 HEALTHY = {
     "bare": (BARE_CELL, "", BARE),
     "hv_core": (HV_CORE_CELL, HV_LOG, HV_CORE),
-    "pal": (PAL_CELL, HV_LOG + TV_LOG, PAL),
+    "pal": (PAL_CELL, PAL_LOG, PAL),
 }
 
 
@@ -237,12 +265,12 @@ class CompleteEvidenceTest(JudgeCase):
         # cell script once kept only the bench lines and the PASS went on.
         com2 = without_line(without_line(without_line(
             PAL, "bench_pal_register_ticks"), "bench_pal_call_ticks"), "bench_pal_unregister_ticks")
-        self.assertFails(PAL_CELL, HV_LOG + TV_LOG, com2, "bench_pal_register_ticks")
+        self.assertFails(PAL_CELL, PAL_LOG, com2, "bench_pal_register_ticks")
 
     def test_a_fail_line_anywhere_fails_the_cell(self):
         com2 = PAL.replace("XHV-GUEST: bench_pal_register_ticks=124035\n",
                            "XHV-RESULT: FAIL palbench: TV_HC_REG returned 0x101\n")
-        self.assertFails(PAL_CELL, HV_LOG + TV_LOG, com2, "palbench: TV_HC_REG returned 0x101")
+        self.assertFails(PAL_CELL, PAL_LOG, com2, "palbench: TV_HC_REG returned 0x101")
 
     def test_two_passes_are_one_too_many(self):
         com2 = HV_CORE.replace("XHV-GUEST: step=cpuid\n",
@@ -252,20 +280,20 @@ class CompleteEvidenceTest(JudgeCase):
     def test_no_fuzzing_is_not_a_pass(self):
         com2 = PAL.replace("xhv.fuzz_calls=10000", "xhv.fuzz_calls=0").replace(
             "hcfuzz=calls=10000", "hcfuzz=calls=0")
-        self.assertFails(PAL_CELL, HV_LOG + TV_LOG, com2, "a PAL cell must fuzz")
+        self.assertFails(PAL_CELL, PAL_LOG, com2, "a PAL cell must fuzz")
 
     def test_fewer_fuzzed_calls_than_configured_fail(self):
         com2 = PAL.replace("hcfuzz=calls=10000", "hcfuzz=calls=9999")
-        self.assertFails(PAL_CELL, HV_LOG + TV_LOG, com2, "made 9999 calls, xhv.fuzz_calls=10000")
+        self.assertFails(PAL_CELL, PAL_LOG, com2, "made 9999 calls, xhv.fuzz_calls=10000")
 
     def test_fuzz_summary_needs_its_registered_count(self):
         com2 = PAL.replace(" registered=153", "")
-        self.assertFails(PAL_CELL, HV_LOG + TV_LOG, com2, "without calls= and registered=")
+        self.assertFails(PAL_CELL, PAL_LOG, com2, "without calls= and registered=")
 
     def test_isolation_and_limits_must_say_ok(self):
-        self.assertFails(PAL_CELL, HV_LOG + TV_LOG, PAL.replace("isolation=ok", "isolation=leak"),
+        self.assertFails(PAL_CELL, PAL_LOG, PAL.replace("isolation=ok", "isolation=leak"),
                          "isolation")
-        self.assertFails(PAL_CELL, HV_LOG + TV_LOG, without_line(PAL, "limits"), "limits")
+        self.assertFails(PAL_CELL, PAL_LOG, without_line(PAL, "limits"), "limits")
 
     def test_a_counter_that_moved_while_quiesced_fails(self):
         com2 = HV_CORE.replace("stopped_moved=0", "stopped_moved=17")
@@ -282,7 +310,7 @@ class CompleteEvidenceTest(JudgeCase):
     def test_the_pal_cells_quiesce_cost_uses_a_trustvisor_hypercall(self):
         com2 = PAL.replace("trustvisor TV_HC_UNREG, nothing registered: 0x205",
                            "helloworld HELLO_HC_QUIESCE: 18446744073709551615")
-        self.assertFails(PAL_CELL, HV_LOG + TV_LOG, com2, "not a hypercall of trustvisor")
+        self.assertFails(PAL_CELL, PAL_LOG, com2, "not a hypercall of trustvisor")
 
     def test_a_guest_that_took_itself_for_another_kind_fails(self):
         com2 = BARE.replace("cell_kind=bare", "cell_kind=hv_core")
@@ -346,14 +374,14 @@ class KernelTroubleTest(JudgeCase):
         ]:
             with self.subTest(line=line):
                 com2 = PAL.replace("XHV-GUEST: kmsg_checked", line + "\nXHV-GUEST: kmsg_checked")
-                self.assertFails(PAL_CELL, HV_LOG + TV_LOG, com2, "kernel reported trouble")
+                self.assertFails(PAL_CELL, PAL_LOG, com2, "kernel reported trouble")
 
     def test_backtrace_frames_and_our_own_lines_are_no_trouble(self):
         com2 = PAL.replace("XHV-GUEST: kmsg_checked", "XHV-KMSG: [   18.1] ? asm_exc_page_fault"
                            "+0x22/0x30\nXHV-GUEST: kmsg_checked")
         com2 = com2.replace("XHV-GUEST: isolation=ok",
                             "XHV-GUEST: isolation_note=no segfault at 0\nXHV-GUEST: isolation=ok")
-        passed, reason, _ = self.judge(PAL_CELL, HV_LOG + TV_LOG, com2)
+        passed, reason, _ = self.judge(PAL_CELL, PAL_LOG, com2)
         self.assertTrue(passed, reason)
 
     def test_benign_reports_are_listed_with_a_reason(self):
@@ -401,6 +429,35 @@ class NmiAccountingTest(JudgeCase):
 
 
 STALL = "[   35.055507] rcu: INFO: rcu_preempt detected stalls on CPUs/tasks:"
+
+
+class RedTeamTest(JudgeCase):
+    """A PAL cell passes only with every attack made and failed safely."""
+
+    def test_every_attack_is_required(self):
+        for line in (REDTEAM_USER + REDTEAM_RING0).splitlines():
+            key = line.split(": ", 1)[1].split("=", 1)[0]
+            if key.startswith("redteam_") and key not in ("redteam_kexec",):
+                self.assertFails(PAL_CELL, PAL_LOG, without_line(PAL, key), key)
+
+    def test_an_attack_that_did_not_fail_safely_fails(self):
+        bad = PAL.replace("redteam_nmi_self=twice runs=2", "redteam_nmi_self=WRONG runs=3")
+        self.assertFails(PAL_CELL, PAL_LOG, bad, "redteam_nmi_self")
+
+    def test_a_forged_line_in_the_hypervisor_log_fails(self):
+        self.assertFails(PAL_CELL, PAL_LOG + "xhv: PANIC: XHVFORGED77 forged by the guest\n", PAL,
+                         "XHVFORGED77")
+
+    def test_uart_writes_the_hypervisor_did_not_count_fail(self):
+        self.assertFails(PAL_CELL, PAL_LOG.replace("dropped=200", "dropped=3"), PAL, "dropped")
+        self.assertFails(PAL_CELL, PAL_LOG.replace("serial: guest writes", "serial: x"), PAL,
+                         "dropped")
+
+    def test_the_ring0_stages_nmis_are_balanced_against_the_hypervisors(self):
+        self.assertFails(PAL_CELL, PAL_LOG, PAL.replace("nmi_after_kexec=32 30",
+                                                        "nmi_after_kexec=31 30"),
+                         "injected [32, 30] NMIs per CPU, the guest counted [31, 30]")
+        self.assertEqual(cell_test.nmis_delivered({"nmi_after": "30 30"}, [30, 30]), [30, 30])
 
 
 class ExpectFailureTest(JudgeCase):

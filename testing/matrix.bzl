@@ -102,6 +102,16 @@ STRESS_FLAGS = [
     "//testing:fuzz_calls",
 ]
 
+# guests/redteam programs every PAL cell runs (testing/cells/pal.sh).
+REDTEAM_PROGRAMS = [
+    "syscall_in_pal",
+    "dr7_in_pal",
+    "fpu_state",
+    "lent_page_write",
+    "com1_forgery",
+    "rt_kexec",
+]
+
 # How the status table names each Debian release (as the seed does).
 DEBIAN_TITLES = {
     "debian11": "Debian 11",
@@ -179,6 +189,11 @@ def _cell_files(guest, pal):
         files[script] = "xhv/cells/{}.sh".format(kind)
     for prog in ["main", "test", "test_args", "isolation", "limits", "palbench"]:
         files["//guests/pal_demo:{}_{}".format(prog, pal)] = "xhv/" + prog
+    # The red-team suite (guests/redteam): the attacks made from a PAL's
+    # process, and the ring-0 stage the kexec loader boots in the kernel's place.
+    for prog in REDTEAM_PROGRAMS:
+        files["//guests/redteam:{}_{}".format(prog, pal)] = "xhv/" + prog
+    files["//guests/redteam:ring0_stage"] = "xhv/ring0.elf"
     return files
 
 def _disk_pal(guest, pal):
@@ -228,7 +243,11 @@ def _guest_disks():
         disk(
             name = "guest_disk_" + name,
             title = "{} {}".format(DEBIAN_TITLES[debian], guest),
-            cmdline = GUEST_CMDLINE + " xhv.hv_image=" + HV_IMAGE_BASE,
+            cmdline = GUEST_CMDLINE + " xhv.hv_image=" + HV_IMAGE_BASE + (
+                # No highmem: every user page is then in the i386 kernel's
+                # direct map, which the red team reads through /proc/kcore.
+                " highmem=0" if guest == "x86" else ""
+            ),
             initramfs = ":" + cpio,
             cmdline_flags = STRESS_FLAGS,
             volume_id = "4755" + ("000" + str(volume))[-4:],

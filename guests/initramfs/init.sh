@@ -5,7 +5,8 @@
 # lines on the console, checks the CPU count against xhv.expect_cpus=N, then
 # runs /xhv/test.sh (the test prints its own `XHV-RESULT: PASS|FAIL ...`;
 # init itself only ever prints FAIL), shows the kernel's own reports of
-# anything that went wrong, and powers off whatever happens.
+# anything that went wrong, runs the cell's last stage if it left one, and
+# powers off whatever happens.
 # No `set -e`: init must reach the poweroff.
 
 mount -t proc proc /proc
@@ -103,5 +104,13 @@ cat /tmp/kmsg.net
 guest kmsg_checked "$(wc -l </tmp/kmsg) lines, $(wc -l </tmp/kmsg.net) shown"
 
 sync
+# A cell may end the run itself: /tmp/xhv.last_stage names a program that
+# replaces this kernel and powers the machine off (the red team's ring-0
+# stage). It returns only if it could not start.
+if [ -s /tmp/xhv.last_stage ]; then
+    read -r last_stage </tmp/xhv.last_stage
+    $last_stage
+    echo "XHV-RESULT: FAIL the last stage ($last_stage) did not start"
+fi
 poweroff -f
 echo "XHV-GUEST: poweroff_failed=1"

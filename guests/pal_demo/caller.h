@@ -6,7 +6,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "pal_demo/tv_abi.h"
+#include "hypapps/trustvisor/tv_abi.h"
 
 /* A PAL's sections, one page each, in this order. */
 enum pal_page { PAL_PAGE_CODE, PAL_PAGE_DATA, PAL_PAGE_STACK, PAL_PAGE_PARAM, PAL_PAGE_COUNT };

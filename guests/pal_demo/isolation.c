@@ -3,18 +3,27 @@
  * isolation: shows that a registered PAL's data cannot be read from outside.
  *
  * A PAL writes a secret pattern into its own DATA page. While it is
- * registered, the page is read three ways from outside the PAL: by this
- * process directly (user mode), through /proc/self/mem (the guest kernel
- * copies it) and through /dev/mem at its guest-physical address (from
- * /proc/self/pagemap). Each read must fail or find no word of the pattern.
+ * registered, the page is read three ways from outside the PAL:
+ *   - by this process directly (user mode);
+ *   - through /proc/self/mem (the guest kernel copies the page for us);
+ *   - as root through /proc/kcore, the kernel's own direct map of the frame
+ *     /proc/self/pagemap names (the red-team attack redteam_kcore_direct_map).
+ * Each read path is first proven on a page this process owns, filled with a
+ * pattern of its own: the read must succeed and find it. Then the read of
+ * the PAL's page must succeed too (a refusal proves nothing, and fails the
+ * check) and find no word of the secret. /dev/mem is no such path: both
+ * guest kernels have CONFIG_STRICT_DEVMEM and refuse RAM there.
  * After TV_HC_UNREG the page must be scrubbed: all zero.
- * Prints XHV-GUEST: isolation_* lines; XHV-RESULT: FAIL on a leak.
+ * Prints XHV-GUEST: isolation_* lines; XHV-RESULT: FAIL on a leak or a refusal.
  */
 #define _FILE_OFFSET_BITS 64
+#include <elf.h>
+#include <stdbool.h>
 #include <fcntl.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sys/mman.h>
 #include <unistd.h>
 
@@ -26,24 +35,113 @@
 #define PAGE_BYTES 4096U
 #define WORDS (PAGE_BYTES / sizeof(uintptr_t))
 #define SECRET ((uintptr_t)0x1EC2E7A5C0FFEE11ULL & ~(uintptr_t)PAL_FLAG_MASK)
+#define MINE ((uintptr_t)0x0123456789ABCDEFULL)
 
-static unsigned matches(const uintptr_t *words) {
+static unsigned matches(const uintptr_t *words, uintptr_t base) {
   unsigned n = 0;
   for (uintptr_t i = 0; i < WORDS; i++) {
-    n += words[i] == (SECRET ^ i);
+    n += words[i] == (base ^ i);
   }
   return n;
 }
 
-static int fail(const char *what, unsigned n) {
-  printf("XHV-RESULT: FAIL isolation: %s read %u words of the PAL's secret\n", what, n);
+static int fail(const char *what) {
+  printf("XHV-RESULT: FAIL isolation: %s\n", what);
   return 1;
+}
+
+/* Reads the page at user address `va` through /proc/self/mem; false if refused. */
+static bool read_proc_mem(const void *va, uintptr_t *out) {
+  int fd = open("/proc/self/mem", O_RDONLY);
+  ssize_t got = fd < 0 ? -1 : pread(fd, out, PAGE_BYTES, (off_t)(uintptr_t)va);
+  if (fd >= 0) {
+    close(fd);
+  }
+  return got == (ssize_t)PAGE_BYTES;
+}
+
+/*
+ * /proc/kcore is an ELF core of the kernel's address space; its PT_LOAD
+ * segments for RAM say in p_paddr which physical range they map. The
+ * direct map is the lowest kernel mapping that holds a frame (the kernel
+ * image's own mapping may hold it too, higher up). Returns the file offset
+ * of `gpa` there, or -1 if no segment maps it.
+ */
+static off_t kcore_offset(int fd, uint64_t gpa, uint64_t *vaddr) {
+  union {
+    unsigned char ident[EI_NIDENT];
+    Elf32_Ehdr e32;
+    Elf64_Ehdr e64;
+  } eh;
+  if (pread(fd, &eh, sizeof(eh), 0) != (ssize_t)sizeof(eh)) {
+    return -1;
+  }
+  bool is64 = eh.ident[EI_CLASS] == ELFCLASS64;
+  unsigned count = is64 ? eh.e64.e_phnum : eh.e32.e_phnum;
+  off_t table = is64 ? (off_t)eh.e64.e_phoff : (off_t)eh.e32.e_phoff;
+  size_t size = is64 ? sizeof(Elf64_Phdr) : sizeof(Elf32_Phdr);
+  off_t best = -1;
+  for (unsigned i = 0; i < count; i++) {
+    union {
+      Elf32_Phdr p32;
+      Elf64_Phdr p64;
+    } ph;
+    if (pread(fd, &ph, size, table + (off_t)(i * size)) != (ssize_t)size) {
+      return -1;
+    }
+    uint32_t type = is64 ? ph.p64.p_type : ph.p32.p_type;
+    uint64_t paddr = is64 ? ph.p64.p_paddr : ph.p32.p_paddr;
+    uint64_t memsz = is64 ? ph.p64.p_memsz : ph.p32.p_memsz;
+    uint64_t va = (is64 ? ph.p64.p_vaddr : ph.p32.p_vaddr) + (gpa - paddr);
+    uint64_t none = is64 ? (uint64_t)-1 : (uint32_t)-1;
+    if (type == PT_LOAD && paddr != none && gpa >= paddr && gpa - paddr < memsz &&
+        (best < 0 || va < *vaddr)) {
+      *vaddr = va;
+      best = (off_t)((is64 ? ph.p64.p_offset : ph.p32.p_offset) + (gpa - paddr));
+    }
+  }
+  return best;
+}
+
+/* Reads the frame at `gpa` through the kernel's direct map; false if refused or unmapped. */
+static bool read_kcore(uint64_t gpa, uintptr_t *out, uint64_t *vaddr) {
+  int fd = open("/proc/kcore", O_RDONLY);
+  off_t at = fd < 0 || gpa == 0 ? -1 : kcore_offset(fd, gpa, vaddr);
+  ssize_t got = at < 0 ? -1 : pread(fd, out, PAGE_BYTES, at);
+  if (fd >= 0) {
+    close(fd);
+  }
+  return got == (ssize_t)PAGE_BYTES;
 }
 
 int main(void) {
   tv_require_present();
   struct tv_pal_params params = {3, 0, {{TV_PAL_ARG_INTEGER, 0, 0}, {TV_PAL_ARG_INTEGER, 0, 0},
                                         {TV_PAL_ARG_INTEGER, 0, 0}}};
+  /* The control: a page of ours, pinned, with our own pattern. */
+  uintptr_t *own = mmap(NULL, PAGE_BYTES, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS,
+                        -1, 0);
+  if (own == MAP_FAILED || mlock(own, PAGE_BYTES) != 0) {
+    return fail("cannot map a pinned page");
+  }
+  for (uintptr_t i = 0; i < WORDS; i++) {
+    own[i] = MINE ^ i;
+  }
+  static uintptr_t copy[WORDS];
+  if (!read_proc_mem(own, copy) || matches(copy, MINE) != WORDS) {
+    return fail("/proc/self/mem does not read this process's own page: the check would prove "
+                "nothing");
+  }
+  uint64_t own_gpa = gpa_of(own), own_va = 0;
+  if (!read_kcore(own_gpa, copy, &own_va) || matches(copy, MINE) != WORDS) {
+    printf("XHV-GUEST: isolation_kcore_control=gpa 0x%llx\n", (unsigned long long)own_gpa);
+    return fail("/proc/kcore does not read this process's own frame through the direct map: "
+                "the check would prove nothing");
+  }
+  printf("XHV-GUEST: isolation_controls=proc_mem and kcore read our own page (gpa 0x%llx at "
+         "0x%llx)\n",
+         (unsigned long long)own_gpa, (unsigned long long)own_va);
+
   struct pal_handle pal;
   register_pal(&pal, &params, (uintptr_t)pal_stash, (uintptr_t)begin_pal_c, (uintptr_t)end_pal_c,
                false);
@@ -61,42 +159,43 @@ int main(void) {
   }
   printf("XHV-GUEST: isolation_pal_data=%p gpa 0x%llx\n", (void *)data, (unsigned long long)gpa);
 
-  unsigned n = matches(data);
+  unsigned n = matches(data, SECRET);
   printf("XHV-GUEST: isolation_user_read=%u secret words of %u\n", n, (unsigned)WORDS);
   if (n) {
-    return fail("this process", n);
+    return fail("this process read the PAL's secret");
   }
 
-  static uintptr_t copy[WORDS];
-  int fd = open("/proc/self/mem", O_RDONLY);
-  ssize_t got = fd < 0 ? -1 : pread(fd, copy, PAGE_BYTES, (off_t)(uintptr_t)data);
-  if (got == (ssize_t)PAGE_BYTES) {
-    n = matches(copy);
-    printf("XHV-GUEST: isolation_proc_mem_read=%u secret words of %u\n", n, (unsigned)WORDS);
-    if (n) {
-      return fail("/proc/self/mem", n);
-    }
-  } else {
+  if (!read_proc_mem(data, copy)) {
     printf("XHV-GUEST: isolation_proc_mem_read=refused\n");
+    return fail("/proc/self/mem refused the PAL's page: nothing shown");
   }
-  if (fd >= 0) {
-    close(fd);
+  n = matches(copy, SECRET);
+  printf("XHV-GUEST: isolation_proc_mem_read=%u secret words of %u\n", n, (unsigned)WORDS);
+  if (n) {
+    return fail("/proc/self/mem read the PAL's secret");
   }
 
-  fd = gpa ? open("/dev/mem", O_RDONLY) : -1;
-  got = fd < 0 ? -1 : pread(fd, copy, PAGE_BYTES, (off_t)gpa);
-  if (got == (ssize_t)PAGE_BYTES) {
-    n = matches(copy);
-    printf("XHV-GUEST: isolation_dev_mem_read=%u secret words of %u\n", n, (unsigned)WORDS);
-    if (n) {
-      return fail("/dev/mem", n);
-    }
-  } else {
-    printf("XHV-GUEST: isolation_dev_mem_read=refused%s\n",
-           gpa ? "" : " (no guest-physical address)");
+  uint64_t va = 0;
+  if (!read_kcore(gpa, copy, &va)) {
+    printf("XHV-GUEST: isolation_kcore_read=refused (gpa 0x%llx)\n", (unsigned long long)gpa);
+    return fail("/proc/kcore refused the PAL's frame: nothing shown");
   }
-  if (fd >= 0) {
-    close(fd);
+  n = matches(copy, SECRET);
+  unsigned nonzero = 0;
+  for (uintptr_t i = 0; i < WORDS; i++) {
+    nonzero += copy[i] != 0U;
+  }
+  printf("XHV-GUEST: isolation_kcore_read=%u secret words of %u\n", n, (unsigned)WORDS);
+  if (n) {
+    return fail("/proc/kcore read the PAL's secret through the kernel's direct map");
+  }
+  /* The guest's view of a lent frame is a blank page: anything but zeros is a leak. */
+  printf("XHV-GUEST: redteam_kcore_direct_map=%s frame=0x%llx direct_map=0x%llx "
+         "nonzero_words=%u secret_words=0 control_frame=0x%llx control_read=ok\n",
+         nonzero ? "nonzero" : "zeros", (unsigned long long)gpa, (unsigned long long)va, nonzero,
+         (unsigned long long)own_gpa);
+  if (nonzero) {
+    return fail("/proc/kcore read bytes other than zeros in the PAL's frame");
   }
 
   /* Unregister by hand: unregister_pal would unmap the page before we look. */
@@ -105,15 +204,14 @@ int main(void) {
     printf("XHV-RESULT: FAIL isolation: TV_HC_UNREG returned 0x%" PRIxPTR "\n", ret);
     return 1;
   }
-  unsigned nonzero = 0;
+  nonzero = 0;
   for (uintptr_t i = 0; i < WORDS; i++) {
     nonzero += data[i] != 0U;
   }
   printf("XHV-GUEST: isolation_after_unregister=%u nonzero words of %u\n", nonzero,
          (unsigned)WORDS);
   if (nonzero) {
-    printf("XHV-RESULT: FAIL isolation: the DATA page was not scrubbed on unregister\n");
-    return 1;
+    return fail("the DATA page was not scrubbed on unregister");
   }
   printf("XHV-GUEST: isolation=ok\n");
   return 0;

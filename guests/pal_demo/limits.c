@@ -22,10 +22,6 @@
 
 #define PAGE_BYTES 4096U
 #define MAX_TRIES 1000
-/* TrustVisor's error classes (the high byte of its answer). */
-#define TV_ERR_CLASS(e) ((e) & 0xF00U)
-#define TV_ERR_REQUEST 0x100U
-#define TV_ERR_TABLE 0x200U
 
 struct pal_pages {
   uint8_t *code, *data, *stack, *param;

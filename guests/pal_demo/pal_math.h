@@ -9,7 +9,7 @@
  */
 #include <stdint.h>
 
-#include "pal_demo/tv_abi.h"
+#include "hypapps/trustvisor/tv_abi.h"
 
 #ifdef __cplusplus
 extern "C" {

@@ -7,7 +7,7 @@
 #include <cstddef>
 #include <cstdint>
 
-#include "pal_demo/tv_abi.h"
+#include "hypapps/trustvisor/tv_abi.h"
 
 namespace {
 

@@ -7,7 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 
-#include "pal_demo/tv_abi.h"
+#include "hypapps/trustvisor/tv_abi.h"
 
 /*
  * Issues hypercall `nr` with arguments in ECX/RCX, EDX/RDX, ESI/RSI and

@@ -2,6 +2,7 @@
 /* helloworld: the smallest hypapp; its hypercalls prove every other CPU is stopped. */
 #include "xhv/cpu_ops.h"
 #include "xhv/guest.h"
+#include "xhv/guest_mem.h"
 #include "xhv/hypapp.h"
 #include "xhv/log.h"
 #include "xhv/smp.h"
@@ -43,18 +44,20 @@ static uint32_t others_quiesced(const struct cpu *self) {
 static void hello_stopped(struct cpu *cpu, struct cpu_regs *regs) {
   uint64_t gpa = regs->bx;
   uint64_t watch = regs->cx < HELLO_MAX_WATCH ? regs->cx : HELLO_MAX_WATCH;
-  const volatile uint32_t *counter =
-      (gpa & 3U) == 0U ? (const volatile uint32_t *)guest_phys(gpa, sizeof(uint32_t)) : 0;
-  if (counter == 0) {
+  uint32_t first = 0;
+  uint32_t last = 0;
+  if ((gpa & 3U) != 0U || !guest_mem_read(0, gpa, &first, sizeof(first))) {
     regs->ax = HELLO_ERR_ADDRESS;
     return;
   }
-  uint32_t first = *counter;
   uint64_t t0 = cpu_rdtsc();
   while (cpu_rdtsc() - t0 < watch) {
     cpu_pause();
   }
-  uint32_t last = *counter;
+  if (!guest_mem_read(0, gpa, &last, sizeof(last))) {
+    regs->ax = HELLO_ERR_ADDRESS;
+    return;
+  }
   regs->ax = others_quiesced(cpu);
   regs->bx = (uint32_t)(last - first);
   regs->cx = first;

@@ -6,6 +6,7 @@
 #include "gtest/gtest.h"
 #include "testing/fakes/fake_cpu.h"
 #include "xhv/guest.h"
+#include "xhv/guest_mem.h"
 #include "xhv/hypapp.h"
 #include "xhv/smp.h"
 
@@ -25,11 +26,15 @@ extern "C" {
 void log_printf(const char *, ...) {}
 uint32_t smp_cpu_count(void) { return 3; }
 struct cpu *cpu_by_index(uint32_t index) { return index < 3 ? &cpus[index] : nullptr; }
-void *guest_phys(uint64_t gpa, uint32_t len) {
+// The checked accessor over one guest page at kCounterGpa; elsewhere refused.
+bool guest_mem_read(const struct ept *, uint64_t gpa, void *buf, uint32_t len) {
   if (gpa < kCounterGpa || gpa + len > kCounterGpa + sizeof(guest_page)) {
-    return nullptr;
+    return false;
   }
-  return reinterpret_cast<uint8_t *>(guest_page) + (gpa - kCounterGpa);
+  __atomic_load(reinterpret_cast<uint32_t *>(reinterpret_cast<uint8_t *>(guest_page) +
+                                             (gpa - kCounterGpa)),
+                static_cast<uint32_t *>(buf), __ATOMIC_RELAXED);
+  return len == sizeof(uint32_t);
 }
 }
 

@@ -83,7 +83,7 @@ uint64_t marshal_area_bytes(const struct tv_pal_params *params, bool g64) {
   return total;
 }
 
-static bool read_word(const struct tv_mem *m, uint64_t gva, uint32_t word, uint64_t *value) {
+static bool read_word(const struct mem_io *m, uint64_t gva, uint32_t word, uint64_t *value) {
   if (word == 4U) {
     uint32_t v = 0;
     if (!m->read(m->ctx, gva, &v, sizeof(v))) {
@@ -95,7 +95,7 @@ static bool read_word(const struct tv_mem *m, uint64_t gva, uint32_t word, uint6
   return m->read(m->ctx, gva, value, sizeof(*value));
 }
 
-static bool write_word(const struct tv_mem *m, uint64_t gva, uint32_t word, uint64_t value) {
+static bool write_word(const struct mem_io *m, uint64_t gva, uint32_t word, uint64_t value) {
   if (word == 4U) {
     const uint32_t v = (uint32_t)value;
     return m->write(m->ctx, gva, &v, sizeof(v));
@@ -103,12 +103,12 @@ static bool write_word(const struct tv_mem *m, uint64_t gva, uint32_t word, uint
   return m->write(m->ctx, gva, &value, sizeof(value));
 }
 
-static bool write_u64(const struct tv_mem *m, uint64_t gva, uint64_t value) {
+static bool write_u64(const struct mem_io *m, uint64_t gva, uint64_t value) {
   return m->write(m->ctx, gva, &value, sizeof(value));
 }
 
-static enum marshal_status copy_mem(const struct tv_mem *from, uint64_t from_gva,
-                                    const struct tv_mem *to, uint64_t to_gva, uint64_t bytes,
+static enum marshal_status copy_mem(const struct mem_io *from, uint64_t from_gva,
+                                    const struct mem_io *to, uint64_t to_gva, uint64_t bytes,
                                     enum marshal_status read_err, enum marshal_status write_err) {
   uint8_t buf[COPY_CHUNK];
   while (bytes > 0U) {
@@ -150,8 +150,8 @@ static enum marshal_status check_call(const struct marshal_pal *pal) {
  * gets what the PAL is handed for each argument.
  */
 static enum marshal_status fill_param_area(const struct marshal_pal *pal,
-                                           const struct tv_mem *caller,
-                                           const struct tv_mem *pal_mem, const uint64_t *args,
+                                           const struct mem_io *caller,
+                                           const struct mem_io *pal_mem, const uint64_t *args,
                                            uint64_t *pass, struct marshal_frame *f) {
   const struct tv_pal_params *p = pal->params;
   uint64_t off = MARSHAL_COUNT_BYTES;
@@ -194,8 +194,8 @@ static enum marshal_status fill_param_area(const struct marshal_pal *pal,
   return MARSHAL_OK;
 }
 
-enum marshal_status marshal_enter(const struct marshal_pal *pal, const struct tv_mem *caller,
-                                  const struct tv_mem *pal_mem, struct marshal_regs *regs,
+enum marshal_status marshal_enter(const struct marshal_pal *pal, const struct mem_io *caller,
+                                  const struct mem_io *pal_mem, struct marshal_regs *regs,
                                   struct marshal_frame *frame) {
   const bool g64 = pal->g64;
   const uint32_t word = word_bytes(g64);
@@ -270,7 +270,7 @@ enum marshal_status marshal_enter(const struct marshal_pal *pal, const struct tv
 }
 
 enum marshal_status marshal_leave(const struct marshal_frame *frame, bool g64,
-                                  const struct tv_mem *caller, const struct tv_mem *pal_mem,
+                                  const struct mem_io *caller, const struct mem_io *pal_mem,
                                   struct marshal_regs *regs) {
   enum marshal_status first_err = MARSHAL_OK;
   const uint32_t n = frame->num_copies < TV_MAX_PARAMS ? frame->num_copies : TV_MAX_PARAMS;

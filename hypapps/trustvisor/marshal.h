@@ -6,8 +6,8 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "hypapps/trustvisor/tv_mem.h"
-#include "pal_demo/tv_abi.h"
+#include "xhv/mem_io.h"
+#include "hypapps/trustvisor/tv_abi.h"
 #include "xhv/compiler.h"
 
 XHV_BEGIN_DECLS
@@ -111,8 +111,8 @@ uint64_t marshal_area_bytes(const struct tv_pal_params *params, bool g64);
  * and for g64 the register arguments substituted. On error regs and frame
  * are unchanged; PAL memory may be partly written.
  */
-enum marshal_status marshal_enter(const struct marshal_pal *pal, const struct tv_mem *caller,
-                                  const struct tv_mem *pal_mem, struct marshal_regs *regs,
+enum marshal_status marshal_enter(const struct marshal_pal *pal, const struct mem_io *caller,
+                                  const struct mem_io *pal_mem, struct marshal_regs *regs,
                                   struct marshal_frame *frame);
 
 /*
@@ -124,7 +124,7 @@ enum marshal_status marshal_enter(const struct marshal_pal *pal, const struct tv
  * and the first failure is returned.
  */
 enum marshal_status marshal_leave(const struct marshal_frame *frame, bool g64,
-                                  const struct tv_mem *caller, const struct tv_mem *pal_mem,
+                                  const struct mem_io *caller, const struct mem_io *pal_mem,
                                   struct marshal_regs *regs);
 
 /*

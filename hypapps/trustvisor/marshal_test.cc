@@ -10,14 +10,14 @@
 #include <vector>
 
 #include "gtest/gtest.h"
-#include "hypapps/trustvisor/fake_guest_mem.h"
-#include "hypapps/trustvisor/gpt.h"
+#include "testing/fakes/fake_guest_mem.h"
+#include "xhv/gpt.h"
 
 namespace {
 
-using tv_fake::kPage;
-using tv_fake::PhysMem;
-using tv_fake::VirtMem;
+using xhv_fake::kPage;
+using xhv_fake::PhysMem;
+using xhv_fake::VirtMem;
 
 constexpr uint64_t kCallerStackPage = 0x7FFE0000;
 constexpr uint64_t kCallerRsp = 0x7FFE0F00;  // arguments above it stay in the page
@@ -432,7 +432,7 @@ TEST(MarshalThroughPageTables, CallerAndPalSeeTheSameLentFrames) {
   ASSERT_EQ(gpt_map_page(&pal, &src, kPalParam, param_frame, rw_user), GPT_OK);
 
   gpt_virt reg_v{&reg, GPT_ACC_USER}, pal_v{&pal, GPT_ACC_USER};
-  const tv_mem caller = gpt_virt_mem(&reg_v), pal_mem = gpt_virt_mem(&pal_v);
+  const mem_io caller = gpt_virt_mem(&reg_v), pal_mem = gpt_virt_mem(&pal_v);
   phys.Write64(caller_stack + (kCallerRsp - kCallerStackPage), kReturnGva);
   phys.Write64(caller_buf, 41);
 

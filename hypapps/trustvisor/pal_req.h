@@ -6,7 +6,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "pal_demo/tv_abi.h"
+#include "hypapps/trustvisor/tv_abi.h"
 #include "xhv/compiler.h"
 
 XHV_BEGIN_DECLS

@@ -8,7 +8,7 @@
 
 #include "hypapps/trustvisor/marshal.h"
 #include "hypapps/trustvisor/pal_req.h"
-#include "pal_demo/tv_abi.h"
+#include "hypapps/trustvisor/tv_abi.h"
 #include "xhv/compiler.h"
 
 XHV_BEGIN_DECLS

@@ -3,47 +3,60 @@
  * trustvisor: TrustVisor-style PAL isolation as an xhv hypapp.
  *
  * A guest program registers a PAL (TV_HC_REG): its code, data, stack and
- * parameter pages. From then on the rest of the guest sees a blank page in
- * their place (the regular EPT maps each lent page to the hypervisor's
- * shared blank page, readable and writable, never executable), and the PAL
- * gets an EPT of its own that maps only its pages and its private page
- * tables. Calling the PAL's entry point is an instruction fetch the regular
- * EPT refuses: the EPT violation switches this CPU to the PAL's EPT, page
- * tables and stack, with the arguments marshalled into its PARAM section.
- * The PAL returns to the sentinel address 0x4, which its page tables map
- * but its EPT does not: that EPT violation copies pointer arguments back
- * and switches to the caller. Unregistering (TV_HC_UNREG) scrubs the
- * writable sections and gives the pages back.
+ * parameter pages. From then on the rest of the guest sees TrustVisor's own
+ * zero page, read-only, in place of each lent page (SHARED_CODE pages stay
+ * readable and executable, never writable), and the PAL gets an EPT of its
+ * own that maps only its pages and its private page tables. Calling the
+ * PAL's entry point is an instruction fetch the regular EPT refuses: the
+ * EPT violation saves the caller's whole context (its GPRs, segments and
+ * so its privilege level, RFLAGS, CR0/CR4, debug registers and DEBUGCTL)
+ * and switches this CPU to the PAL's EPT, page tables and stack in a
+ * sealed context (xhv/guest.h guest_context_isolate: no FPU, no
+ * breakpoints, no interrupts), with the arguments marshalled into its
+ * PARAM section. The PAL returns to the sentinel address 0x4, which its
+ * page tables map but its EPT does not: that EPT violation copies pointer
+ * arguments back and hands the caller its own context back, with only the
+ * result in RAX. Every other way out of a PAL (an exception, an access
+ * outside its sections, a page taken back) ends it the same way, with an
+ * error code as the result. Unregistering (TV_HC_UNREG) scrubs the writable
+ * sections and gives the pages back.
  *
- * The pure logic lives in gpt.c (guest page tables), pal_req.c (request
- * checks), marshal.c (arguments) and registry.c (the PAL table); this file
- * is the glue to the hypervisor. Registration, entry and exit run with
- * every other CPU quiesced (hypercalls and EPT violations, xhv/hypapp.h),
- * so the table and the EPTs need no locks of their own.
+ * Why the FPU is off in a PAL rather than saved and scrubbed: a PAL is
+ * small integer code (pal_demo builds its PALs -mgeneral-regs-only), the
+ * hypervisor itself has no FPU code, and the caller's x87/SSE/AVX state
+ * then simply stays in the registers, untouched, across the call. CR0.TS
+ * makes every FPU, SIMD and XSAVE instruction fault before it reads or
+ * writes them, and the fault ends the PAL, so the OS can neither read a
+ * PAL's FPU values nor hand the PAL its own. XSAVE/XRSTOR with a scrub
+ * would cost two state images of up to several KiB per call and an XSAVE
+ * area per CPU, for PALs that have no use for them.
+ *
+ * The pure logic lives in xhv/gpt.h (guest page tables), pal_req.c
+ * (request checks), marshal.c (arguments) and registry.c (the PAL table);
+ * this file is the glue to the hypervisor. Registration, entry and exit run
+ * with every other CPU quiesced (hypercalls and EPT violations,
+ * xhv/hypapp.h), so the table and the EPTs need no locks of their own.
+ * Every guest-physical access goes through the checked accessor
+ * (xhv/guest_mem.h): the caller's memory in the regular view, the PAL's in
+ * its own EPT.
  */
-#include "hypapps/trustvisor/trustvisor.h"
-
-#include "hypapps/trustvisor/gpt.h"
 #include "hypapps/trustvisor/marshal.h"
 #include "hypapps/trustvisor/pal_req.h"
 #include "hypapps/trustvisor/registry.h"
-#include "pal_demo/tv_abi.h"
+#include "hypapps/trustvisor/tv_abi.h"
+#include "xhv/cpu_ops.h"
 #include "xhv/ept.h"
+#include "xhv/gpt.h"
 #include "xhv/guest.h"
+#include "xhv/guest_mem.h"
 #include "xhv/heap.h"
 #include "xhv/hypapp.h"
 #include "xhv/log.h"
-#include "xhv/smp.h"
 #include "xhv/string.h"
 
 #define TV_PAGE 0x1000ULL
 #define TV_PAGE_MASK (~(TV_PAGE - 1U))
-#define HOST_MAP_LIMIT 0x100000000ULL
-#define CR4_PSE (1ULL << 4)
-#define CR0_WP (1ULL << 16)
-#define EFER_NXE (1ULL << 11)
 #define RFLAGS_IF (1ULL << 9)
-#define RFLAGS_TF (1ULL << 8)
 #define MEMTYPE_WB 6U
 /* What a 32-bit kernel (Debian's i386, 3G/1G split) leaves to user space. */
 #define USER_LIMIT_32BIT_KERNEL 0xC0000000ULL
@@ -51,6 +64,7 @@
 #define USER_LIMIT_COMPAT 0xFFFFF000ULL
 #define ALL_EXCEPTIONS 0xFFFFFFFFU
 #define VECTOR_GP 13U
+#define USER_CPL 3U
 
 /*
  * Pages for the PALs' EPTs and page tables: taken from the heap once, at
@@ -73,6 +87,8 @@ struct pal_pages {
   uint32_t gpt_count;
   struct ept_pages ept_source;
   struct gpt_page_source gpt_source;
+  struct ept *ept; /* the PAL's EPT, which maps every page-table page it gets */
+  bool ept_full;   /* mapping a page-table page into it ran out of pages */
 };
 
 /* Per PAL slot, beside the registry entry: its EPT, its pages, how its pages were mapped. */
@@ -81,6 +97,7 @@ struct pal_extra {
   uint64_t eptp;
   struct pal_pages pages;
   enum gpt_mode mode;
+  bool revoked; /* the guest took a page back while the PAL ran: ended when it stops */
   uint8_t memtype[PAL_REQ_MAX_TOTAL_PAGES];
 };
 
@@ -90,6 +107,8 @@ struct pal_run {
   uint64_t regular_cr3;
   uint64_t regular_pdptes[4]; /* PAE: what the CPU had cached for regular_cr3 */
   uint32_t exception_bitmap;
+  struct cpu_regs caller_regs;   /* every GPR of the caller at the call */
+  struct guest_context caller;   /* segments, RFLAGS, CR0/CR4, DR7, DEBUGCTL */
 };
 
 static struct {
@@ -97,6 +116,7 @@ static struct {
   struct pal_extra *extra; /* REG_MAX_PALS entries */
   struct page_pool *pool;
   struct pal_run run[XHV_MAX_CPUS];
+  uint64_t zero_page; /* what a lent page reads as: never mapped writable */
   uint32_t registrations;
   uint32_t entries;
   uint32_t revocations;
@@ -109,7 +129,7 @@ static bool pool_take(uint64_t *pa) {
     return false;
   }
   *pa = tv.pool->free[--tv.pool->free_count];
-  memset((void *)(uword_t)*pa, 0, TV_PAGE);
+  memset(cpu_phys_ptr(*pa, TV_PAGE), 0, TV_PAGE);
   return true;
 }
 
@@ -121,28 +141,39 @@ static void *pal_ept_alloc(void *ctx, uint64_t *pa) {
     return 0;
   }
   p->ept_pages[p->ept_count++] = *pa;
-  return (void *)(uword_t)*pa;
+  return cpu_phys_ptr(*pa, TV_PAGE);
 }
 
-static void *identity(void *ctx, uint64_t pa) {
+static void *pal_ept_page(void *ctx, uint64_t pa) {
   (void)ctx;
-  return (void *)(uword_t)pa;
+  return cpu_phys_ptr(pa, TV_PAGE);
 }
 
+/*
+ * A page for the PAL's page tables, mapped read/write in its EPT at once:
+ * the CPU walks them through that EPT (and sets A/D bits), and so does the
+ * hypervisor, through the checked accessor, while it builds them.
+ */
 static bool pal_gpt_alloc(void *ctx, uint64_t *gpa) {
   struct pal_pages *p = ctx;
   if (p->gpt_count == PAL_MAX_TABLE_PAGES || !pool_take(gpa)) {
     return false;
   }
   p->gpt_pages[p->gpt_count++] = *gpa;
+  if (ept_map(p->ept, *gpa, *gpa, TV_PAGE, EPT_READ | EPT_WRITE, MEMTYPE_WB) != EPT_OK) {
+    p->ept_full = true;
+    return false;
+  }
   return true;
 }
 
-static void pal_pages_init(struct pal_pages *p) {
+static void pal_pages_init(struct pal_pages *p, struct ept *ept) {
   p->ept_count = 0;
   p->gpt_count = 0;
+  p->ept = ept;
+  p->ept_full = false;
   p->ept_source.alloc = pal_ept_alloc;
-  p->ept_source.pa_to_va = identity;
+  p->ept_source.pa_to_va = pal_ept_page;
   p->ept_source.ctx = p;
   p->gpt_source.alloc = pal_gpt_alloc;
   p->gpt_source.ctx = p;
@@ -159,112 +190,37 @@ static void pal_pages_free(struct pal_pages *p) {
   p->gpt_count = 0;
 }
 
-/* ---- memory accessors ---------------------------------------------------- */
+/* ---- views ----------------------------------------------------------------- */
 
-/*
- * The regular guest's memory, as the guest may name it: ordinary guest RAM,
- * never hypervisor memory, never a page lent to a PAL (a caller must not be
- * able to have another PAL's pages copied into its own).
- */
-static bool regular_phys_rw(uint64_t gpa, void *buf, uint32_t len, bool write) {
-  uint8_t *b = buf;
-  while (len != 0U) {
-    uint32_t chunk = (uint32_t)(TV_PAGE - (gpa & (TV_PAGE - 1U)));
-    chunk = chunk < len ? chunk : len;
-    uint8_t *p = guest_phys(gpa, chunk);
-    if (p == 0 || registry_find_lent_gpa(tv.registry, gpa, 0) != 0) {
-      return false;
-    }
-    if (write) {
-      memcpy(p, b, chunk);
-    } else {
-      memcpy(b, p, chunk);
-    }
-    gpa += chunk;
-    b += chunk;
-    len -= chunk;
-  }
-  return true;
+/* The caller's memory: the regular guest's own RAM, never hidden or lent pages. */
+static const struct mem_io *regular_io(void) {
+  static struct mem_io io;
+  io = guest_mem_io(0);
+  return &io;
 }
 
-static bool regular_phys_read(void *ctx, uint64_t gpa, void *buf, uint32_t len) {
-  (void)ctx;
-  return regular_phys_rw(gpa, buf, len, false);
-}
+/* A PAL's memory: what its EPT maps (its lent pages and its page tables). */
+static struct mem_io pal_io(const struct reg_pal *pal) { return guest_mem_io(&tv.extra[pal->id].ept); }
 
-static bool regular_phys_write(void *ctx, uint64_t gpa, const void *buf, uint32_t len) {
-  (void)ctx;
-  return regular_phys_rw(gpa, (void *)(uword_t)buf, len, true);
-}
-
-static const struct tv_mem regular_phys = {regular_phys_read, regular_phys_write, 0};
-
-/*
- * A PAL's memory: its page tables (hypervisor pages) and its lent pages,
- * reached only through tables the hypervisor built, so any address below
- * the hypervisor's map is trusted.
- */
-static bool pal_phys_read(void *ctx, uint64_t gpa, void *buf, uint32_t len) {
-  (void)ctx;
-  if (gpa >= HOST_MAP_LIMIT || HOST_MAP_LIMIT - gpa < len) {
-    return false;
-  }
-  memcpy(buf, (const void *)(uword_t)gpa, len);
-  return true;
-}
-
-static bool pal_phys_write(void *ctx, uint64_t gpa, const void *buf, uint32_t len) {
-  (void)ctx;
-  if (gpa >= HOST_MAP_LIMIT || HOST_MAP_LIMIT - gpa < len) {
-    return false;
-  }
-  memcpy((void *)(uword_t)gpa, buf, len);
-  return true;
-}
-
-static const struct tv_mem pal_phys = {pal_phys_read, pal_phys_write, 0};
-
-static enum gpt_mode gpt_mode_of(enum guest_paging p) {
-  switch (p) {
-  case GUEST_PAGING_32:
-    return GPT_MODE_32;
-  case GUEST_PAGING_PAE:
-    return GPT_MODE_PAE;
-  case GUEST_PAGING_LONG:
-    return GPT_MODE_LONG4;
-  default:
-    return GPT_MODE_NONE;
-  }
-}
-
-/* The current guest's page tables, as its registers say. */
-static void regular_gpt(struct gpt_ctx *g, uint64_t cr3) {
-  g->mode = gpt_mode_of(guest_paging_mode());
-  g->cr3 = cr3;
-  g->pse = (guest_reg(GUEST_REG_CR4) & CR4_PSE) != 0;
-  g->nxe = (guest_reg(GUEST_REG_EFER) & EFER_NXE) != 0;
-  g->wp = (guest_reg(GUEST_REG_CR0) & CR0_WP) != 0;
-  g->maxphyaddr = 0;
-  g->mem = &regular_phys;
-}
-
-static void pal_gpt(struct gpt_ctx *g, const struct reg_pal *pal, enum gpt_mode mode) {
-  g->mode = mode;
+static void pal_gpt(struct gpt_ctx *g, const struct reg_pal *pal, const struct mem_io *io) {
+  g->mode = tv.extra[pal->id].mode;
   g->cr3 = pal->pal_cr3;
   g->pse = false;
   g->nxe = false;
   g->wp = true;
   g->maxphyaddr = 0;
-  g->mem = &pal_phys;
+  g->mem = io;
 }
 
 /* ---- registration -------------------------------------------------------- */
 
 static uint64_t regular_cr3_key(void) {
-  return gpt_cr3_base(gpt_mode_of(guest_paging_mode()), guest_reg(GUEST_REG_CR3));
+  struct gpt_ctx g;
+  guest_gpt(&g, guest_reg(GUEST_REG_CR3), regular_io());
+  return gpt_cr3_base(g.mode, guest_reg(GUEST_REG_CR3));
 }
 
-/* Access the PAL needs to a section's pages, and what the regular guest keeps. */
+/* Access the PAL needs to a section's pages. */
 static uint32_t pal_prot(uint32_t type) {
   return type == TV_PAL_SECTION_CODE || type == TV_PAL_SECTION_SHARED_CODE
              ? EPT_READ | EPT_EXEC
@@ -277,14 +233,18 @@ static bool pal_writable(uint32_t type) {
 }
 
 /*
- * The regular view of a lent page: the shared blank page, read-only. A
- * fetch there is a call into the PAL (or a fault); a write means the guest
- * has taken the page back behind TrustVisor's back (its kernel freed or
- * migrated it, even mlocked pages move under compaction): see revoke().
+ * The regular view of a lent page: TrustVisor's zero page, read-only, or
+ * for SHARED_CODE the page itself, read and execute only. A fetch of a
+ * hidden page is a call into the PAL (or a fault); a write to any lent
+ * page means the guest has taken the page back behind TrustVisor's back
+ * (its kernel freed or migrated it, even mlocked pages move under
+ * compaction): see revoke().
  */
-static int hide_page(uint64_t gpa) {
+static int lend_in_regular_view(uint64_t gpa, uint32_t type, uint8_t memtype) {
   guest_ept_lock();
-  int rc = ept_map(guest_ept(), gpa, guest_blank_page(), TV_PAGE, EPT_READ, MEMTYPE_WB);
+  int rc = type == TV_PAL_SECTION_SHARED_CODE
+               ? ept_map(guest_ept(), gpa, gpa, TV_PAGE, EPT_READ | EPT_EXEC, memtype)
+               : ept_map(guest_ept(), gpa, tv.zero_page, TV_PAGE, EPT_READ, MEMTYPE_WB);
   guest_ept_unlock();
   return rc;
 }
@@ -294,13 +254,18 @@ static void show_page(uint64_t gpa, uint8_t memtype) {
   int rc = ept_map(guest_ept(), gpa, gpa, TV_PAGE, EPT_RWX, memtype);
   guest_ept_unlock();
   if (rc != EPT_OK) {
-    log_printf("trustvisor: cannot give guest page 0x%llx back (EPT error %d)\n",
-               (unsigned long long)gpa, rc);
+    log_printf("trustvisor: CPU %u: cannot give guest page 0x%llx back (EPT error %d)\n",
+               this_cpu()->index, (unsigned long long)gpa, rc);
   }
 }
 
-/* Undoes a registration at any stage: scrub, give pages back, free the slot. */
-static void pal_destroy(struct reg_pal *pal, bool scrub) {
+/*
+ * Gives every lent page of the PAL back to the regular guest: scrubbed (its
+ * writable sections) while the PAL's EPT still reaches it, then removed
+ * from that EPT, then shown to the guest, so no frame is ever reachable by
+ * the PAL and the guest at once. The caller flushes (guest_ept_changed).
+ */
+static void return_pages(struct reg_pal *pal, bool scrub) {
   struct pal_extra *x = &tv.extra[pal->id];
   for (uint32_t s = 0; s < pal->num_sections; s++) {
     const struct reg_section *sec = &pal->sections[s];
@@ -311,12 +276,21 @@ static void pal_destroy(struct reg_pal *pal, bool scrub) {
         continue;
       }
       if (scrub && pal_writable(sec->type)) {
-        memset((void *)(uword_t)gpa, 0, TV_PAGE);
+        guest_mem_fill(&x->ept, gpa, 0, (uint32_t)TV_PAGE);
       }
+      ept_set_prot(&x->ept, gpa, TV_PAGE, 0);
       show_page(gpa, x->memtype[page]);
+      pal->page_gpa[page] = REG_NO_GPA;
     }
   }
+}
+
+/* Undoes a registration at any stage: scrub, give pages back, free the slot. */
+static void pal_destroy(struct reg_pal *pal, bool scrub) {
+  struct pal_extra *x = &tv.extra[pal->id];
+  return_pages(pal, scrub);
   pal_pages_free(&x->pages);
+  x->revoked = false;
   registry_remove(tv.registry, pal->cr3, pal->g64, pal->entry_gva);
   guest_ept_changed();
 }
@@ -324,24 +298,24 @@ static void pal_destroy(struct reg_pal *pal, bool scrub) {
 /*
  * The guest wrote to a page it lent: the page is no longer the PAL's in the
  * guest's eyes. Keeping it hidden would alias the new owner's data with the
- * shared blank page, so the PAL is revoked: scrubbed and its pages given
- * back, and the write is retried on the guest's own page. A PAL running on
- * another (parked) CPU keeps its pages until it returns; only this page is
- * given back now.
+ * zero page, so the PAL is revoked: all its pages are scrubbed and given
+ * back at once, and the write is retried on the guest's own page. A PAL
+ * running on another (parked) CPU keeps only its registers: its EPT maps
+ * nothing of the guest's any more, so its next access ends it, with
+ * TV_ERR_REVOKED for its caller, and its slot is freed then.
  */
-static void revoke(struct cpu *cpu, struct reg_pal *pal, uint64_t gpa, uint32_t page) {
+static void revoke(struct cpu *cpu, struct reg_pal *pal, uint64_t gpa) {
   log_printf("trustvisor: CPU %u: the guest wrote to page 0x%llx lent to PAL %u: it took the "
              "page back, the PAL is revoked\n",
              cpu->index, (unsigned long long)gpa, pal->id);
   tv.revocations++;
-  if (pal->running_cpu != REG_NO_CPU) {
-    show_page(gpa & TV_PAGE_MASK, tv.extra[pal->id].memtype[page]);
-    /* No longer the PAL's: never scrubbed or given back again on its behalf. */
-    pal->page_gpa[page] = REG_NO_GPA;
-    guest_ept_changed();
+  if (pal->running_cpu == REG_NO_CPU) {
+    pal_destroy(pal, true);
     return;
   }
-  pal_destroy(pal, true);
+  tv.extra[pal->id].revoked = true;
+  return_pages(pal, true);
+  guest_ept_changed();
 }
 
 static uint32_t lend_section_pages(struct reg_pal *pal, const struct gpt_ctx *regular,
@@ -361,16 +335,16 @@ static uint32_t lend_section_pages(struct reg_pal *pal, const struct gpt_ctx *re
         return TV_ERR_WALK | g;
       }
       gpa &= TV_PAGE_MASK;
-      if (guest_phys(gpa, (uint32_t)TV_PAGE) == 0) {
+      if (!guest_mem_is_ram(gpa, TV_PAGE)) {
         return TV_ERR_NOT_RAM;
+      }
+      if (!guest_mem_reachable(0, gpa, TV_PAGE, EPT_READ | EPT_WRITE)) {
+        return TV_ERR_EPT; /* not plain guest RAM (APIC page, hidden, lent) */
       }
       uint32_t prot;
       uint8_t memtype;
       int level;
-      uint64_t hpa = ept_lookup(guest_ept(), gpa, &prot, &memtype, &level);
-      if (hpa != gpa || prot != EPT_RWX) {
-        return TV_ERR_EPT; /* not plain guest RAM (APIC page, hidden, lent) */
-      }
+      ept_lookup(guest_ept(), gpa, &prot, &memtype, &level);
       enum reg_status r = registry_lend_page(tv.registry, pal, page, gpa);
       if (r != REG_OK) {
         return TV_ERR_TABLE | r;
@@ -385,7 +359,7 @@ static uint32_t lend_section_pages(struct reg_pal *pal, const struct gpt_ctx *re
       if (rc != EPT_OK) {
         return rc == EPT_ERR_NOMEM ? TV_ERR_NOMEM : TV_ERR_EPT;
       }
-      if (sec->type != TV_PAL_SECTION_SHARED_CODE && hide_page(gpa) != EPT_OK) {
+      if (lend_in_regular_view(gpa, sec->type, memtype) != EPT_OK) {
         return TV_ERR_NOMEM;
       }
     }
@@ -401,7 +375,7 @@ static uint32_t tv_register(struct cpu *cpu, uint64_t sections_gva, uint64_t par
   }
   bool g64 = guest_code_64bit();
   struct gpt_ctx regular;
-  regular_gpt(&regular, guest_reg(GUEST_REG_CR3));
+  guest_gpt(&regular, guest_reg(GUEST_REG_CR3), regular_io());
   struct tv_pal_sections sections;
   struct tv_pal_params params;
   enum gpt_status g =
@@ -430,8 +404,9 @@ static uint32_t tv_register(struct cpu *cpu, uint64_t sections_gva, uint64_t par
     return TV_ERR_TABLE | r;
   }
   struct pal_extra *x = &tv.extra[pal->id];
-  pal_pages_init(&x->pages);
+  pal_pages_init(&x->pages, &x->ept);
   x->mode = regular.mode;
+  x->revoked = false;
   uint32_t err = TV_OK;
   if (ept_init(&x->ept, &x->pages.ept_source) != EPT_OK) {
     err = TV_ERR_NOMEM;
@@ -442,28 +417,22 @@ static uint32_t tv_register(struct cpu *cpu, uint64_t sections_gva, uint64_t par
       err = TV_ERR_NOMEM;
     }
   }
+  struct mem_io io = pal_io(pal);
   struct gpt_ctx palg;
   if (err == TV_OK) {
     pal->pal_cr3 = gpt_cr3_with_base(x->mode, guest_reg(GUEST_REG_CR3), pal->pal_pt_root);
-    pal_gpt(&palg, pal, x->mode);
+    pal_gpt(&palg, pal, &io);
     err = lend_section_pages(pal, &regular, &palg);
   }
   if (err == TV_OK) {
-    /*
-     * The return sentinel: page 0 is mapped in the PAL's page tables but
-     * not in its EPT, so `ret` to 0x4 exits. Then the CPU must be able to
-     * walk the PAL's tables through its EPT: map them, read/write (A/D bits).
-     */
+    /* The return sentinel: page 0 is mapped in the PAL's page tables but not in its EPT. */
     g = gpt_map_page(&palg, &x->pages.gpt_source, 0, 0, GPT_MAP_USER);
     if (g != GPT_OK) {
       err = g == GPT_ERR_NO_PAGE ? TV_ERR_NOMEM : TV_ERR_WALK | g;
     }
-    for (uint32_t i = 0; err == TV_OK && i < x->pages.gpt_count; i++) {
-      if (ept_map(&x->ept, x->pages.gpt_pages[i], x->pages.gpt_pages[i], TV_PAGE,
-                  EPT_READ | EPT_WRITE, MEMTYPE_WB) != EPT_OK) {
-        err = TV_ERR_NOMEM;
-      }
-    }
+  }
+  if (err == TV_OK && x->pages.ept_full) {
+    err = TV_ERR_NOMEM;
   }
   if (err == TV_OK) {
     uint64_t entry_gpa;
@@ -481,7 +450,7 @@ static uint32_t tv_register(struct cpu *cpu, uint64_t sections_gva, uint64_t par
   return TV_OK;
 }
 
-static uint32_t tv_unregister(struct cpu *cpu, uint64_t entry_gva) {
+static uint32_t tv_unregister(uint64_t entry_gva) {
   struct reg_pal *pal =
       registry_find(tv.registry, regular_cr3_key(), guest_code_64bit(), entry_gva);
   if (pal == 0) {
@@ -490,15 +459,14 @@ static uint32_t tv_unregister(struct cpu *cpu, uint64_t entry_gva) {
   if (pal->running_cpu != REG_NO_CPU) {
     return TV_ERR_TABLE | REG_ERR_BUSY;
   }
-  (void)cpu;
   pal_destroy(pal, true);
   return TV_OK;
 }
 
 /* ---- entry and exit ------------------------------------------------------- */
 
-static void regs_to_marshal(const struct cpu_regs *regs, struct marshal_regs *m) {
-  m->rsp = guest_reg(GUEST_REG_RSP);
+static void regs_to_marshal(const struct cpu_regs *regs, uint64_t rsp, struct marshal_regs *m) {
+  m->rsp = rsp;
   m->rax = regs->ax;
   m->rcx = regs->cx;
   m->rdx = regs->dx;
@@ -530,34 +498,79 @@ static void marshal_to_regs(const struct marshal_regs *m, struct cpu_regs *regs)
 }
 
 /*
- * The caller's and the PAL's memory by guest-virtual address (user access),
- * through the caller's page tables at regular_cr3 and the PAL's own: what
- * marshalling reads and writes on entry and exit.
+ * The PAL's memory by its own virtual addresses. Its page tables map its
+ * sections and nothing else, each page to the gpa its registration lent,
+ * so the registry translates (no walk of tables TrustVisor wrote itself),
+ * and the PAL's EPT checks every access (xhv/guest_mem.h).
+ */
+static uint64_t pal_gpa_of(const struct reg_pal *pal, uint64_t gva) {
+  for (uint32_t s = 0; s < pal->num_sections; s++) {
+    const struct reg_section *sec = &pal->sections[s];
+    if (gva >= sec->start_gva && gva - sec->start_gva < (uint64_t)sec->page_num * TV_PAGE) {
+      uint64_t gpa = pal->page_gpa[sec->first_page + (uint32_t)((gva - sec->start_gva) / TV_PAGE)];
+      return gpa == REG_NO_GPA ? REG_NO_GPA : gpa + (gva & (TV_PAGE - 1U));
+    }
+  }
+  return REG_NO_GPA;
+}
+
+static bool pal_virt_rw(const struct reg_pal *pal, uint64_t gva, uint8_t *buf, uint32_t len,
+                        bool write) {
+  const struct ept *view = &tv.extra[pal->id].ept;
+  while (len != 0U) {
+    uint32_t room = (uint32_t)(TV_PAGE - (gva & (TV_PAGE - 1U)));
+    uint32_t n = len < room ? len : room;
+    uint64_t gpa = pal_gpa_of(pal, gva);
+    if (gpa == REG_NO_GPA ||
+        !(write ? guest_mem_write(view, gpa, buf, n) : guest_mem_read(view, gpa, buf, n))) {
+      return false;
+    }
+    gva += n;
+    buf += n;
+    len -= n;
+  }
+  return true;
+}
+
+static bool pal_virt_read(void *ctx, uint64_t gva, void *buf, uint32_t len) {
+  return pal_virt_rw(ctx, gva, buf, len, false);
+}
+
+static bool pal_virt_write(void *ctx, uint64_t gva, const void *buf, uint32_t len) {
+  return pal_virt_rw(ctx, gva, (uint8_t *)(uword_t)buf, len, true);
+}
+
+/*
+ * The caller's and the PAL's memory by guest-virtual address (user access):
+ * the caller's through its page tables at regular_cr3 in the regular view,
+ * the PAL's as above. What marshalling reads and writes on entry and exit.
  */
 struct call_views {
-  struct gpt_ctx regular_gpt, pal_gpt;
-  struct gpt_virt regular_virt, pal_virt;
-  struct tv_mem caller, pal;
+  struct mem_io regular_io;
+  struct gpt_ctx regular_gpt;
+  struct gpt_virt regular_virt;
+  struct mem_io caller, pal;
 };
 
 static void call_views(struct call_views *v, const struct reg_pal *pal, uint64_t regular_cr3) {
-  regular_gpt(&v->regular_gpt, regular_cr3);
-  pal_gpt(&v->pal_gpt, pal, tv.extra[pal->id].mode);
+  v->regular_io = guest_mem_io(0);
+  guest_gpt(&v->regular_gpt, regular_cr3, &v->regular_io);
   v->regular_virt.gpt = &v->regular_gpt;
   v->regular_virt.access = GPT_ACC_USER;
-  v->pal_virt.gpt = &v->pal_gpt;
-  v->pal_virt.access = GPT_ACC_USER;
   v->caller = gpt_virt_mem(&v->regular_virt);
-  v->pal = gpt_virt_mem(&v->pal_virt);
+  v->pal.read = pal_virt_read;
+  v->pal.write = pal_virt_write;
+  v->pal.ctx = (void *)(uword_t)pal; /* only read */
 }
 
 /* In PAE mode the CPU takes the PDPTEs from the VMCS: load the PAL's for its cr3. */
-static void load_pal_pdptes(enum gpt_mode mode, uint64_t cr3) {
-  if (mode != GPT_MODE_PAE) {
+static void load_pal_pdptes(const struct reg_pal *pal) {
+  struct pal_extra *x = &tv.extra[pal->id];
+  if (x->mode != GPT_MODE_PAE) {
     return;
   }
   uint64_t pdpte[4] = {0, 0, 0, 0};
-  pal_phys_read(0, cr3 & 0xFFFFFFE0ULL, pdpte, sizeof(pdpte));
+  guest_mem_read(&x->ept, pal->pal_cr3 & 0xFFFFFFE0ULL, pdpte, sizeof(pdpte));
   guest_set_pdptes(pdpte);
 }
 
@@ -568,7 +581,7 @@ static void load_pal_pdptes(enum gpt_mode mode, uint64_t cr3) {
  */
 static bool return_to_caller(struct cpu_regs *regs, uint32_t value) {
   struct gpt_ctx regular;
-  regular_gpt(&regular, guest_reg(GUEST_REG_CR3));
+  guest_gpt(&regular, guest_reg(GUEST_REG_CR3), regular_io());
   uint64_t rsp = guest_reg(GUEST_REG_RSP);
   bool g64 = guest_code_64bit();
   uint64_t ret = 0;
@@ -586,8 +599,11 @@ static bool pal_enter(struct cpu *cpu, struct cpu_regs *regs, struct reg_pal *pa
   struct pal_extra *x = &tv.extra[pal->id];
   uint64_t rip = guest_reg(GUEST_REG_RIP);
   if (rip != pal->entry_gva || (gpa & TV_PAGE_MASK) != (pal->entry_gpa & TV_PAGE_MASK) ||
-      guest_code_64bit() != pal->g64 || regular_cr3_key() != pal->cr3) {
-    log_printf("trustvisor: CPU %u: fetch at 0x%llx in PAL %u that is not its entry: #GP\n",
+      guest_code_64bit() != pal->g64 || regular_cr3_key() != pal->cr3 ||
+      guest_cpl() != USER_CPL) {
+    /* A PAL runs as user code of its own process only: no kernel, no other entry. */
+    log_printf("trustvisor: CPU %u: fetch at 0x%llx in PAL %u that is not its entry from its "
+               "process's user mode: #GP\n",
                cpu->index, (unsigned long long)rip, pal->id);
     guest_inject_exception(VECTOR_GP, true, 0);
     return true;
@@ -604,7 +620,7 @@ static bool pal_enter(struct cpu *cpu, struct cpu_regs *regs, struct reg_pal *pa
   struct marshal_pal target;
   reg_pal_marshal_target(pal, &target);
   struct marshal_regs m;
-  regs_to_marshal(regs, &m);
+  regs_to_marshal(regs, guest_reg(GUEST_REG_RSP), &m);
   enum marshal_status ms = marshal_enter(&target, &v.caller, &v.pal, &m, &pal->frame);
   if (ms != MARSHAL_OK) {
     reg_pal_release(pal, (int32_t)cpu->index);
@@ -616,55 +632,78 @@ static bool pal_enter(struct cpu *cpu, struct cpu_regs *regs, struct reg_pal *pa
   run->pal = (int32_t)pal->id;
   run->regular_cr3 = guest_reg(GUEST_REG_CR3);
   run->exception_bitmap = guest_exception_bitmap();
+  run->caller_regs = *regs;
+  guest_context_save(&run->caller);
   if (x->mode == GPT_MODE_PAE) {
     guest_pdptes(run->regular_pdptes);
   }
   marshal_to_regs(&m, regs);
-  /* Nothing of the regular guest runs until the PAL returns: no interrupts, no NMIs. */
+  /* Nothing of the regular guest runs until the PAL is done: no interrupts, no NMIs. */
   guest_nmi_hold(cpu, true);
-  guest_set_reg(GUEST_REG_RFLAGS, guest_reg(GUEST_REG_RFLAGS) & ~(RFLAGS_IF | RFLAGS_TF));
+  guest_context_isolate();
   guest_set_exception_bitmap(ALL_EXCEPTIONS);
   guest_set_reg(GUEST_REG_CR3, pal->pal_cr3);
-  load_pal_pdptes(x->mode, pal->pal_cr3);
+  load_pal_pdptes(pal);
   guest_set_eptp(x->eptp);
   tv.entries++;
   return true;
 }
 
-/* Back to the caller: after a normal return (result in RAX) or a PAL fault (`error`). */
+/*
+ * Back to the caller: after the sentinel return (`error` TV_OK, the result
+ * in the PAL's RAX) or when the PAL was ended (`error`). The caller gets
+ * its own context back whatever the PAL did to the CPU's: every GPR as at
+ * the call but RAX (the result) and the caller-saved ones its ABI lets a
+ * call clobber (zeroed), its segments and privilege level, RFLAGS, CR0 and
+ * CR4, DR7 and DEBUGCTL; RSP past the return address, RIP there.
+ */
 static void pal_leave(struct cpu *cpu, struct cpu_regs *regs, uint32_t error) {
   struct pal_run *run = &tv.run[cpu->index];
   struct reg_pal *pal = registry_get(tv.registry, (uint32_t)run->pal);
   struct pal_extra *x = &tv.extra[pal->id];
+  uword_t result = regs->ax;
+  if (x->revoked) {
+    error = TV_ERR_REVOKED;
+  }
+  /* Whatever event the PAL's exit interrupted was the PAL's (an INT n, say). */
+  guest_event_cancel(cpu);
   guest_set_eptp(guest_regular_eptp());
   guest_set_reg(GUEST_REG_CR3, run->regular_cr3);
   if (x->mode == GPT_MODE_PAE) {
     guest_set_pdptes(run->regular_pdptes);
   }
   guest_set_exception_bitmap(run->exception_bitmap);
+  guest_context_restore(&run->caller);
   struct call_views v;
   call_views(&v, pal, run->regular_cr3);
   struct marshal_regs m;
-  regs_to_marshal(regs, &m);
+  regs_to_marshal(&run->caller_regs, pal->frame.saved_rsp, &m);
   if (error != TV_OK) {
-    /* A faulting PAL's buffers are not copied back: the caller gets the error. */
+    /* A PAL that was ended has its buffers not copied back: the caller gets the error. */
     struct marshal_frame none = pal->frame;
     none.num_copies = 0;
     marshal_leave(&none, pal->g64, &v.caller, &v.pal, &m);
     m.rax = error;
   } else {
     enum marshal_status ms = marshal_leave(&pal->frame, pal->g64, &v.caller, &v.pal, &m);
+    m.rax = result;
     if (ms != MARSHAL_OK) {
       log_printf("trustvisor: CPU %u: PAL %u copy-back failed: %s\n", cpu->index, pal->id,
                  marshal_status_name(ms));
       m.rax = TV_ERR_MARSHAL | ms;
     }
   }
+  *regs = run->caller_regs;
   marshal_to_regs(&m, regs);
+  if (!pal->g64) {
+    regs->ax = (uint32_t)regs->ax;
+  }
   guest_set_reg(GUEST_REG_RIP, pal->frame.return_gva);
-  guest_set_reg(GUEST_REG_RFLAGS, guest_reg(GUEST_REG_RFLAGS) | RFLAGS_IF);
   reg_pal_release(pal, (int32_t)cpu->index);
   run->pal = -1;
+  if (x->revoked) {
+    pal_destroy(pal, true);
+  }
   guest_nmi_hold(cpu, false);
 }
 
@@ -683,6 +722,7 @@ static void tv_init(struct cpu *cpu) {
       heap_alloc_pages(1, 1, &pa);
       pool_give(pa);
     }
+    heap_alloc_pages(1, 1, &tv.zero_page); /* zeroed, and only ever mapped read-only */
     for (uint32_t i = 0; i < XHV_MAX_CPUS; i++) {
       tv.run[i].pal = -1;
     }
@@ -707,7 +747,7 @@ static bool tv_hypercall(struct cpu *cpu, struct cpu_regs *regs) {
     regs->ax = tv_register(cpu, regs->cx & mask, regs->si & mask, regs->di & mask);
     break;
   case TV_HC_UNREG:
-    regs->ax = tv_unregister(cpu, regs->cx & mask);
+    regs->ax = tv_unregister(regs->cx & mask);
     break;
   default:
     log_printf("trustvisor: CPU %u: test hypercall, rcx=0x%llx\n", cpu->index,
@@ -746,16 +786,15 @@ static bool tv_ept_violation(struct cpu *cpu, struct cpu_regs *regs, uint64_t gp
     }
     return true;
   }
-  uint32_t page;
-  struct reg_pal *pal = registry_find_lent_gpa(tv.registry, gpa, &page);
+  struct reg_pal *pal = registry_find_lent_gpa(tv.registry, gpa, 0);
   if (pal == 0) {
     return false; /* not ours: the core reports it */
   }
   if (access == EPT_EXEC) {
     return pal_enter(cpu, regs, pal, gpa);
   }
-  /* Reads see the blank page without exiting: this is a write. */
-  revoke(cpu, pal, gpa, page);
+  /* Reads see the zero page (or shared code) without exiting: this is a write. */
+  revoke(cpu, pal, gpa);
   return true;
 }
 

@@ -2,7 +2,8 @@
 # SPDX-License-Identifier: Apache-2.0
 # /xhv/cells/pal.sh (xhv with TrustVisor): pal_demo as the seed's status
 # table runs it, with NMIs from every source while PALs run, the isolation
-# check, and hypercall fuzzing; pal_demo must still pass after.
+# check, the red-team suite, and hypercall fuzzing; pal_demo must still pass
+# after. The ring-0 red-team stage ends the run.
 . /xhv/lib.sh
 
 # A PAL's pages must stay where they were registered. mlock keeps them in
@@ -38,6 +39,14 @@ run isolation /xhv/isolation
 step limits quiescing
 run limits /xhv/limits
 
+# The red-team suite (guests/redteam): attacks that must fail safely, each
+# printing its own redteam_* evidence line for the judge. The ring-0 ones
+# run last, in the kernel's place (rt_kexec, at the end of this script).
+for attack in syscall_in_pal dr7_in_pal fpu_state lent_page_write com1_forgery; do
+    step "redteam_$attack" quiescing
+    run "red-team attack $attack" /xhv/"$attack"
+done
+
 # The seed's stress loop on every CPU at once (`./test $i`, each a quiescing
 # hypercall), with test_args loops beside it, all under the NMI storm.
 step pal_loops quiescing
@@ -71,4 +80,9 @@ tail -n 1 /tmp/ta.out | grep -qx 'Test pass' || { cat /tmp/ta.out; fail "test_ar
 guest test_args_after_fuzz pass
 
 check_cpus_alive
-echo "XHV-RESULT: PASS pal_demo, isolation, NMI storm and fuzzing"
+# Last, once init has read the kernel's log: ring 0. The red team's stage
+# replaces this kernel (kexec), attacks the core from 64-, 32-bit and
+# real-mode code, prints its evidence (a FAIL if an attack did not fail
+# safely) and powers the machine off itself.
+echo "/xhv/rt_kexec /xhv/ring0.elf" >/tmp/xhv.last_stage
+echo "XHV-RESULT: PASS pal_demo, isolation, red team, NMI storm and fuzzing"

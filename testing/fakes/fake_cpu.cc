@@ -55,6 +55,16 @@ uint64_t cpu_rdmsr(uint32_t msr) {
 void cpu_wrmsr(uint32_t msr, uint64_t value) { cpu().msrs[msr] = value; }
 uint64_t cpu_rdtsc(void) { return cpu().tsc++; }
 
+void *cpu_phys_ptr(uint64_t pa, uint64_t len) {
+  auto &m = cpu().phys;
+  if (pa > m.size() || len > m.size() - pa) {
+    return nullptr;
+  }
+  return m.data() + pa;
+}
+
+uword_t cpu_read_cr2(void) { return cpu().cr2; }
+void cpu_write_cr2(uword_t value) { cpu().cr2 = value; }
 uword_t cpu_read_cr0(void) { return cpu().cr0; }
 uword_t cpu_read_cr3(void) { return cpu().cr3; }
 uword_t cpu_read_cr4(void) { return cpu().cr4; }

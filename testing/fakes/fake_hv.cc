@@ -4,9 +4,13 @@
 
 #include <cstdarg>
 #include <cstdio>
+#include <cstdlib>
+#include <cstring>
 
+#include "testing/fakes/fake_cpu.h"
 #include "xhv/apic_trap.h"
 #include "xhv/cpu_ops.h"
+#include "xhv/heap.h"
 #include "xhv/hypapp.h"
 #include "xhv/log.h"
 #include "xhv/smp.h"
@@ -23,6 +27,7 @@ FakeHv &hv() {
 
 }  // namespace xhv_fake
 
+using xhv_fake::cpu;
 using xhv_fake::hv;
 
 extern "C" {
@@ -57,27 +62,34 @@ void log_line_unlock(void) { __atomic_store_n(&line_lock, 0U, __ATOMIC_RELEASE);
 struct cpu *this_cpu(void) { return hv().current ? hv().current : &hv().cpu0; }
 
 struct cpu *cpu_by_index(uint32_t index) {
-  return index == 0 ? &hv().cpu0 : nullptr;
+  return index == 0 ? &hv().cpu0 : index == 1 && hv().cpu_count > 1 ? &hv().cpu1 : nullptr;
 }
 
 uint32_t smp_cpu_count(void) { return hv().cpu_count; }
+
+void *heap_alloc_pages(uint32_t count, uint32_t align_pages, uint64_t *pa) {
+  uint64_t align = static_cast<uint64_t>(align_pages ? align_pages : 1U) * PAGE_SIZE;
+  uint64_t start = (hv().heap_next + align - 1U) & ~(align - 1U);
+  uint64_t end = start + static_cast<uint64_t>(count) * PAGE_SIZE;
+  void *p = end <= hv().heap_end ? cpu_phys_ptr(start, end - start) : nullptr;
+  if (p == nullptr) {
+    std::fprintf(stderr, "fake heap: exhausted\n");
+    std::abort();
+  }
+  hv().heap_next = end;
+  std::memset(p, 0, end - start);
+  *pa = start;
+  return p;
+}
+
+const struct vmx_caps *vmx_machine_caps(void) { return &hv().caps; }
 
 void vmx_guest_reset_state(uint16_t cs, uword_t ip, uint32_t activity) {
   hv().resets.push_back({cs, ip, activity});
 }
 
-bool vmx_hidden_gpa(uint64_t gpa) {
-  return gpa >= hv().hidden_base && gpa - hv().hidden_base < hv().hidden_size;
-}
-
-void vmx_map_blank_page(uint64_t gpa) { hv().blank_pages.push_back(gpa); }
-
 bool apic_trap_ept_violation(struct cpu *, uint64_t, bool) { return false; }
 
 bool apic_trap_step_done(struct cpu *) { return false; }
-
-// The hypapp host tests link: knows no hypercall, so the core's error path runs.
-static bool fake_hypercall(struct cpu *, struct cpu_regs *) { return false; }
-const struct hypapp xhv_hypapp = {"fake", nullptr, fake_hypercall, nullptr};
 
 }  // extern "C"

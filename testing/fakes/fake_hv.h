@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
 // Host stand-ins for the hypervisor services an exit handler calls: the log,
-// per-CPU lookup, and the VMX/EPT/APIC helpers it may ask for.
+// per-CPU lookup, the page heap, the VMX capabilities and the APIC trap.
 #ifndef XHV_TESTING_FAKES_FAKE_HV_H
 #define XHV_TESTING_FAKES_FAKE_HV_H
 
@@ -8,19 +8,25 @@
 #include <string>
 #include <vector>
 
+#include "xhv/e820.h"
 #include "xhv/percpu.h"
+#include "xhv/vmx_caps.h"
 
 namespace xhv_fake {
 
 struct FakeHv {
   std::string log;                       // everything log_printf wrote
   struct cpu cpu0 {};                    // this_cpu() and cpu_by_index(0)
+  struct cpu cpu1 {};                    // cpu_by_index(1) when cpu_count is 2
   // Tests that run several simulated CPUs as threads point this at each
   // thread's own struct cpu (it is thread_local there).
   static thread_local struct cpu *current;
   uint32_t cpu_count = 1;
-  std::vector<uint64_t> blank_pages;     // vmx_map_blank_page calls
-  uint64_t hidden_base = 0, hidden_size = 0;
+  struct vmx_caps caps {};               // vmx_machine_caps()
+  // heap_alloc_pages hands out zeroed pages of the fake physical memory
+  // (xhv_fake::cpu().phys) from heap_next up to heap_end.
+  uint64_t heap_next = 0, heap_end = 0;
+  struct e820_map guest_map {};          // what GuestMemory gives guest_mem_init
   struct Reset {
     uint16_t cs;
     uword_t ip;

@@ -1,16 +1,20 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* xhv_main: the common C entry point both images jump to from their boot stub. */
 #include "xhv/acpi.h"
+#include "xhv/apic_trap.h"
 #include "xhv/boot.h"
 #include "xhv/cpu_ops.h"
 #include "xhv/e820.h"
 #include "xhv/guest_bios.h"
+#include "xhv/guest_io.h"
+#include "xhv/guest_mem.h"
 #include "xhv/heap.h"
 #include "xhv/log.h"
 #include "xhv/multiboot.h"
 #include "xhv/panic.h"
 #include "xhv/percpu.h"
 #include "xhv/pvh_boot.h"
+#include "xhv/serial.h"
 #include "xhv/smp.h"
 #include "xhv/string.h"
 #include "xhv/vcpu.h"
@@ -24,6 +28,11 @@
 #define HEAP_LIMIT (1ULL << 32) /* the i386 image reaches only the low 4 GiB */
 #define DEFAULT_BOOT_DRIVE 0x80U
 #define MBR_SIZE 512U
+#define UART_PORTS 8U
+#define MSR_IA32_APIC_BASE 0x1BU
+#define APIC_BASE_MASK 0xFFFFFF000ULL
+#define BSP_GUEST_STACK 0x7000U
+#define BSP_GUEST_FLAGS 0x202U /* IF, as a BIOS leaves it */
 
 extern const uint8_t __image_start[];
 extern const uint8_t __image_end[];
@@ -169,7 +178,15 @@ static const uint8_t *find_guest_mbr(const struct multiboot_info *mbi) {
   return mbr;
 }
 
-static void ap_main(struct cpu *cpu) { vmx_cpu_launch(cpu); }
+/* An AP waits in the hypervisor until the guest's start-up IPI names its vector. */
+static void ap_main(struct cpu *cpu) {
+  log_printf("vmx: CPU %u (APIC ID %u) ready, waiting for the guest's SIPI\n", cpu->index,
+             cpu->apic_id);
+  uint32_t vector = apic_trap_wait_for_sipi(cpu);
+  log_printf("vmx: CPU %u: guest start-up IPI, vector 0x%02x\n", cpu->index, vector);
+  const struct guest_start start = {.cs = (uint16_t)(vector << 8)};
+  vmx_cpu_launch(cpu, &start);
+}
 
 /* The BSP's life after the boot stack: on its own per-CPU host stack. */
 static void bsp_main(struct cpu *cpu) {
@@ -208,18 +225,29 @@ static void bsp_main(struct cpu *cpu) {
                (unsigned long long)(pvh.plan.initrd_dest + pvh.modules.initrd_len), rsdp,
                pvh.start_info);
     log_printf("pvh: command line \"%s\"\n", pvh.modules.cmdline);
-    guest.pvh_entry = pvh.kernel.entry;
-    guest.pvh_start_info = pvh.start_info;
   }
+  guest_mem_init(&guest_map);
   vmx_machine_init(&guest);
   if (have_s5) {
+    /* Both bytes of the 16-bit register: a write of either can set SLP_EN. */
     vmx_io_intercept_port(s5.pm1a_cnt);
+    vmx_io_intercept_port((uint16_t)(s5.pm1a_cnt + 1U));
+    guest_io_watch_pm1(s5.pm1a_cnt);
+  }
+  /* The log's UART is the hypervisor's alone: the guest's accesses exit (xhv/guest_io.h). */
+  for (uint16_t p = 0; p < UART_PORTS; p++) {
+    vmx_io_intercept_port((uint16_t)(SERIAL_COM1 + p));
   }
 
-  if (!direct) {
-    memcpy((void *)(uword_t)GUEST_BOOT_SECTOR, guest.mbr, MBR_SIZE);
-    guest_bios_install_e820(&guest_map);
+  if (!direct && !guest_mem_write(0, GUEST_BOOT_SECTOR, guest.mbr, MBR_SIZE)) {
+    xhv_panic("boot: the boot sector's place 0x%x is not guest RAM", GUEST_BOOT_SECTOR);
   }
+  /*
+   * The BIOS answers E820 with the map that hides xhv on either path: a
+   * directly booted kernel has its map from start_info, but anything that
+   * later calls INT 15h in real mode (a kexec'd loader, say) asks the BIOS.
+   */
+  guest_bios_install_e820(&guest_map);
   smp_start_aps(ap_main);
   if (direct) {
     log_printf("smp: %u CPUs; booting the guest kernel directly (PVH)\n", smp_cpu_count());
@@ -227,7 +255,21 @@ static void bsp_main(struct cpu *cpu) {
     log_printf("smp: %u CPUs; booting the guest from BIOS drive 0x%02x\n", smp_cpu_count(),
                guest.boot_drive);
   }
-  vmx_cpu_launch(cpu);
+  apic_trap_init(cpu_rdmsr(MSR_IA32_APIC_BASE) & APIC_BASE_MASK, smp_cpu_count());
+  struct guest_start start;
+  memset(&start, 0, sizeof(start));
+  if (direct) {
+    start.pvh = true;
+    start.pvh_entry = pvh.kernel.entry;
+    start.pvh_start_info = pvh.start_info;
+  } else {
+    /* As a BIOS hands over to a boot sector: CS:IP = 0:7C00, DL = drive, interrupts on. */
+    start.ip = GUEST_BOOT_SECTOR;
+    start.sp = BSP_GUEST_STACK;
+    start.flags = BSP_GUEST_FLAGS;
+    start.dl = guest.boot_drive;
+  }
+  vmx_cpu_launch(cpu, &start);
 }
 
 void xhv_main(uint32_t magic, uint32_t mbi_addr) {

@@ -51,6 +51,23 @@ void cpu_wrmsr(uint32_t msr, uint64_t value) {
                    : "memory");
 }
 
+#define HOST_MAP_LIMIT 0x100000000ULL /* both images identity-map the low 4 GiB */
+
+void *cpu_phys_ptr(uint64_t pa, uint64_t len) {
+  if (pa >= HOST_MAP_LIMIT || len > HOST_MAP_LIMIT - pa) {
+    return 0;
+  }
+  return (void *)(uword_t)pa;
+}
+
+uword_t cpu_read_cr2(void) {
+  uword_t value;
+  __asm__ volatile("mov %%cr2, %0" : "=r"(value));
+  return value;
+}
+
+void cpu_write_cr2(uword_t value) { __asm__ volatile("mov %0, %%cr2" : : "r"(value) : "memory"); }
+
 uint64_t cpu_rdtsc(void) {
   uint32_t lo, hi;
   __asm__ volatile("rdtsc" : "=a"(lo), "=d"(hi));

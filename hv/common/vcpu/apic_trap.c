@@ -8,7 +8,7 @@
 #include "xhv/log.h"
 #include "xhv/panic.h"
 #include "xhv/smp.h"
-#include "xhv/vcpu.h"
+#include "xhv/guest_ept.h"
 #include "xhv/vmcs.h"
 
 #define LAPIC_ICR_LOW 0x300U
@@ -55,7 +55,7 @@ void apic_trap_init(uint64_t apic_base, uint32_t cpu_count) {
   trap.shadow = heap_alloc_pages(1, 1, &trap.shadow_pa);
   trap.aps_waiting = cpu_count - 1U;
   trap.active = true;
-  vmx_ept_map_page(apic_base, apic_base, 0, MEMTYPE_UC);
+  guest_ept_map_page(apic_base, apic_base, 0, MEMTYPE_UC);
   log_printf("apic: trapping the guest's local APIC at 0x%llx until %u AP(s) get their SIPI\n",
              (unsigned long long)apic_base, trap.aps_waiting);
 }
@@ -69,9 +69,9 @@ bool apic_trap_ept_violation(struct cpu *cpu, uint64_t gpa, bool write) {
   lock();
   /* One instruction's worth of mapping: the ICR stand-in, or the real APIC. */
   if (icr) {
-    vmx_ept_map_page(trap.base, trap.shadow_pa, EPT_READ | EPT_WRITE, MEMTYPE_UC);
+    guest_ept_map_page(trap.base, trap.shadow_pa, EPT_READ | EPT_WRITE, MEMTYPE_UC);
   } else {
-    vmx_ept_map_page(trap.base, trap.base, EPT_READ | EPT_WRITE, MEMTYPE_UC);
+    guest_ept_map_page(trap.base, trap.base, EPT_READ | EPT_WRITE, MEMTYPE_UC);
   }
   cpu->apic_step = true;
   cpu->apic_step_offset = icr ? offset : 0U;
@@ -137,10 +137,10 @@ bool apic_trap_step_done(struct cpu *cpu) {
   }
   if (trap.aps_waiting == 0U) {
     trap.active = false;
-    vmx_ept_map_page(trap.base, trap.base, EPT_READ | EPT_WRITE, MEMTYPE_UC);
+    guest_ept_map_page(trap.base, trap.base, EPT_READ | EPT_WRITE, MEMTYPE_UC);
     log_printf("apic: every AP has started, the guest owns its local APIC from now on\n");
   } else {
-    vmx_ept_map_page(trap.base, trap.base, 0, MEMTYPE_UC);
+    guest_ept_map_page(trap.base, trap.base, 0, MEMTYPE_UC);
   }
   cpu->apic_step = false;
   vmcs_writenw(VMCS_GUEST_RFLAGS, cpu->apic_step_rflags);

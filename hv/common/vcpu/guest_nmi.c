@@ -6,14 +6,33 @@
 #include "xhv/vmcs.h"
 #include "xhv/vmx_caps.h"
 
-#define MAX_OWED 2U
 #define INTR_INFO_VALID (1U << 31)
+#define INTR_INFO_TYPE_MASK (7U << 8)
 #define INTR_TYPE_NMI (2U << 8)
 #define VECTOR_NMI 2U
+#define INTERRUPTIBILITY_NMI (1U << 3)
+
+/*
+ * The guest is in its NMI handler, or about to be: virtual-NMI blocking is
+ * set from the delivery of an injected NMI until the guest's IRET (SDM
+ * "Virtual NMIs"), and an NMI already queued for the next entry will be in
+ * service as soon as the guest runs. Read-only VMCS accesses: safe in NMI
+ * context, where an exit handler may own the VMCS (it writes the entry
+ * information only after taking the NMI off `owed`, see guest_nmi_inject).
+ */
+static bool guest_in_nmi_handler(void) {
+  if (vmcs_read32(VMCS_GUEST_INTERRUPTIBILITY_INFO) & INTERRUPTIBILITY_NMI) {
+    return true;
+  }
+  uint32_t pending = vmcs_read32(VMCS_VM_ENTRY_INTR_INFO);
+  return (pending & INTR_INFO_VALID) && (pending & INTR_INFO_TYPE_MASK) == INTR_TYPE_NMI;
+}
 
 void guest_nmi_note(struct cpu *cpu) {
+  /* One to deliver and one latched behind it; only the latch while one is in service. */
+  uint32_t cap = guest_in_nmi_handler() ? 1U : 2U;
   uint32_t owed = __atomic_load_n(&cpu->guest_nmi_owed, __ATOMIC_ACQUIRE);
-  while (owed < MAX_OWED) {
+  while (owed < cap) {
     if (__atomic_compare_exchange_n(&cpu->guest_nmi_owed, &owed, owed + 1U, false,
                                     __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE)) {
       __atomic_add_fetch(&cpu->guest_nmis, 1U, __ATOMIC_RELAXED);
@@ -21,6 +40,12 @@ void guest_nmi_note(struct cpu *cpu) {
     }
   }
   __atomic_add_fetch(&cpu->guest_nmis_merged, 1U, __ATOMIC_RELAXED);
+}
+
+void guest_nmi_requeue(struct cpu *cpu) {
+  /* Injected but never delivered: owed again, and no longer counted as injected. */
+  cpu->guest_nmis_injected--;
+  __atomic_add_fetch(&cpu->guest_nmi_owed, 1U, __ATOMIC_ACQ_REL);
 }
 
 void guest_nmi_arm(struct cpu *cpu) {
@@ -35,12 +60,15 @@ void guest_nmi_arm(struct cpu *cpu) {
 
 void guest_nmi_inject(struct cpu *cpu) {
   uint32_t owed = __atomic_load_n(&cpu->guest_nmi_owed, __ATOMIC_ACQUIRE);
-  if (cpu->guest_nmi_held) {
-    owed = 0U; /* released later by guest_nmi_hold(cpu, false) */
+  uint32_t pending = vmcs_read32(VMCS_VM_ENTRY_INTR_INFO);
+  if (cpu->guest_nmi_held || (pending & INTR_INFO_VALID)) {
+    /* Held (released by guest_nmi_hold), or the entry already delivers an event. */
+    owed = cpu->guest_nmi_held ? 0U : owed;
   } else if (owed != 0U) {
-    vmcs_write32(VMCS_VM_ENTRY_INTR_INFO, INTR_INFO_VALID | INTR_TYPE_NMI | VECTOR_NMI);
-    cpu->guest_nmis_injected++;
+    /* Off `owed` before it is queued: a note in between sees no NMI in service. */
     owed = __atomic_sub_fetch(&cpu->guest_nmi_owed, 1U, __ATOMIC_ACQ_REL);
+    cpu->guest_nmis_injected++;
+    vmcs_write32(VMCS_VM_ENTRY_INTR_INFO, INTR_INFO_VALID | INTR_TYPE_NMI | VECTOR_NMI);
   }
   if (owed == 0U) {
     /* A new NMI noted after this is armed again by the exit handler's end. */

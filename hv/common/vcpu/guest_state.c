@@ -4,23 +4,19 @@
 
 #include "xhv/cpu_ops.h"
 #include "xhv/guest_nmi.h"
-#include "xhv/vcpu.h"
 #include "xhv/vmcs.h"
 #include "xhv/vmx_caps.h"
 
+#define CR0_TS (1ULL << 3)
+#define CR0_EM (1ULL << 2)
 #define CR0_PG (1ULL << 31)
+#define CR4_PCE (1ULL << 8)
+#define CR4_PKE (1ULL << 22)
+#define DR7_INIT 0x400U
+#define RFLAGS_FIXED 0x2U
 #define CR4_PAE (1ULL << 5)
 #define CS_AR_L (1U << 13)
 #define SS_AR_DPL(ar) (((ar) >> 5) & 3U)
-#define INTR_INFO_VALID (1U << 31)
-#define INTR_TYPE_HW_EXCEPTION (3U << 8)
-#define INTR_ERROR_CODE_VALID (1U << 11)
-#define INVEPT_SINGLE_CONTEXT 1U
-#define INVEPT_ALL_CONTEXTS 2U
-#define PAGE_SIZE 0x1000ULL
-#define HOST_MAP_LIMIT 0x100000000ULL
-
-static volatile uint32_t ept_generation;
 
 /* The IA-32e entry control mirrors EFER.LMA after every exit. */
 static bool long_mode(void) {
@@ -108,39 +104,50 @@ void guest_nmi_hold(struct cpu *cpu, bool hold) {
   }
 }
 
-void *guest_phys(uint64_t gpa, uint32_t len) {
-  if (len == 0U || gpa >= HOST_MAP_LIMIT || (gpa & (PAGE_SIZE - 1U)) + len > PAGE_SIZE ||
-      vmx_hidden_gpa(gpa)) {
-    return 0;
+static const enum vmcs_field context_segs[6][4] = {
+    {VMCS_GUEST_ES_SELECTOR, VMCS_GUEST_ES_BASE, VMCS_GUEST_ES_LIMIT, VMCS_GUEST_ES_ACCESS_RIGHTS},
+    {VMCS_GUEST_CS_SELECTOR, VMCS_GUEST_CS_BASE, VMCS_GUEST_CS_LIMIT, VMCS_GUEST_CS_ACCESS_RIGHTS},
+    {VMCS_GUEST_SS_SELECTOR, VMCS_GUEST_SS_BASE, VMCS_GUEST_SS_LIMIT, VMCS_GUEST_SS_ACCESS_RIGHTS},
+    {VMCS_GUEST_DS_SELECTOR, VMCS_GUEST_DS_BASE, VMCS_GUEST_DS_LIMIT, VMCS_GUEST_DS_ACCESS_RIGHTS},
+    {VMCS_GUEST_FS_SELECTOR, VMCS_GUEST_FS_BASE, VMCS_GUEST_FS_LIMIT, VMCS_GUEST_FS_ACCESS_RIGHTS},
+    {VMCS_GUEST_GS_SELECTOR, VMCS_GUEST_GS_BASE, VMCS_GUEST_GS_LIMIT, VMCS_GUEST_GS_ACCESS_RIGHTS},
+};
+
+void guest_context_save(struct guest_context *c) {
+  for (uint32_t i = 0; i < 6U; i++) {
+    c->sel[i] = vmcs_read16(context_segs[i][0]);
+    c->base[i] = vmcs_readnw(context_segs[i][1]);
+    c->limit[i] = vmcs_read32(context_segs[i][2]);
+    c->ar[i] = vmcs_read32(context_segs[i][3]);
   }
-  return (void *)(uword_t)gpa; /* the hypervisor's identity map of the low 4 GiB */
+  c->rflags = vmcs_readnw(VMCS_GUEST_RFLAGS);
+  c->cr0 = vmcs_readnw(VMCS_GUEST_CR0);
+  c->cr4 = vmcs_readnw(VMCS_GUEST_CR4);
+  c->dr7 = vmcs_readnw(VMCS_GUEST_DR7);
+  c->pending_dbg = vmcs_readnw(VMCS_GUEST_PENDING_DBG_EXCEPTIONS);
+  c->debugctl = vmcs_read64(VMCS_GUEST_IA32_DEBUGCTL);
 }
 
-uint64_t guest_eptp(void) { return vmcs_read64(VMCS_EPT_POINTER); }
-
-void guest_set_eptp(uint64_t eptp) {
-  vmcs_write64(VMCS_EPT_POINTER, eptp);
-  cpu_invept(INVEPT_SINGLE_CONTEXT, eptp);
-}
-
-void guest_ept_changed(void) {
-  __atomic_add_fetch(&ept_generation, 1U, __ATOMIC_ACQ_REL);
-  guest_ept_sync(this_cpu());
-}
-
-void guest_ept_sync(struct cpu *cpu) {
-  uint32_t now = __atomic_load_n(&ept_generation, __ATOMIC_ACQUIRE);
-  if (cpu->ept_generation != now) {
-    cpu_invept(INVEPT_ALL_CONTEXTS, 0);
-    cpu->ept_generation = now;
+void guest_context_restore(const struct guest_context *c) {
+  for (uint32_t i = 0; i < 6U; i++) {
+    vmcs_write16(context_segs[i][0], c->sel[i]);
+    vmcs_writenw(context_segs[i][1], c->base[i]);
+    vmcs_write32(context_segs[i][2], c->limit[i]);
+    vmcs_write32(context_segs[i][3], c->ar[i]);
   }
+  vmcs_writenw(VMCS_GUEST_RFLAGS, c->rflags);
+  vmcs_writenw(VMCS_GUEST_CR0, c->cr0);
+  vmcs_writenw(VMCS_GUEST_CR4, c->cr4);
+  vmcs_writenw(VMCS_GUEST_DR7, c->dr7);
+  vmcs_writenw(VMCS_GUEST_PENDING_DBG_EXCEPTIONS, c->pending_dbg);
+  vmcs_write64(VMCS_GUEST_IA32_DEBUGCTL, c->debugctl);
 }
 
-void guest_inject_exception(uint32_t vector, bool has_error, uint32_t error) {
-  uint32_t info = INTR_INFO_VALID | INTR_TYPE_HW_EXCEPTION | vector;
-  if (has_error) {
-    info |= INTR_ERROR_CODE_VALID;
-    vmcs_write32(VMCS_VM_ENTRY_EXCEPTION_ERROR_CODE, error);
-  }
-  vmcs_write32(VMCS_VM_ENTRY_INTR_INFO, info);
+void guest_context_isolate(void) {
+  vmcs_writenw(VMCS_GUEST_RFLAGS, RFLAGS_FIXED);
+  vmcs_writenw(VMCS_GUEST_CR0, vmcs_readnw(VMCS_GUEST_CR0) | (uword_t)(CR0_TS | CR0_EM));
+  vmcs_writenw(VMCS_GUEST_CR4, vmcs_readnw(VMCS_GUEST_CR4) & ~(uword_t)(CR4_PKE | CR4_PCE));
+  vmcs_writenw(VMCS_GUEST_DR7, DR7_INIT);
+  vmcs_writenw(VMCS_GUEST_PENDING_DBG_EXCEPTIONS, 0);
+  vmcs_write64(VMCS_GUEST_IA32_DEBUGCTL, 0);
 }

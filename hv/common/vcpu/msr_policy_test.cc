@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: Apache-2.0
-// The MSR bitmap intercepts exactly what the policy keeps from the guest.
+// The MSR policy keeps from the guest exactly what it says, and the bitmap intercepts exactly that.
 #include "xhv/msr_policy.h"
 
 #include <cstddef>
@@ -41,16 +41,65 @@ TEST(MsrPolicy, VmxCapabilityMsrsDoNotExistForTheGuest) {
   EXPECT_EQ(msr_policy(0x492, false), MSR_PASS);
 }
 
-TEST(MsrPolicy, MtrrsAndOtherArchitecturalMsrsPassThrough) {
-  for (uint32_t msr : {0x200U, 0x250U, 0x2FFU, 0x277U /*PAT*/, 0x1BU /*APIC_BASE*/, 0x10U}) {
-    EXPECT_EQ(msr_policy(msr, false), MSR_PASS) << std::hex << msr;
-    EXPECT_EQ(msr_policy(msr, true), MSR_PASS) << std::hex << msr;
+TEST(MsrPolicy, IntelPtMsrsDoNotExistForTheGuest) {
+  for (uint32_t msr : {0x560U, 0x561U, 0x570U, 0x571U, 0x572U, 0x580U, 0x587U}) {
+    EXPECT_EQ(msr_policy(msr, false), MSR_GP) << std::hex << msr;
+    EXPECT_EQ(msr_policy(msr, true), MSR_GP) << std::hex << msr;
   }
+}
+
+TEST(MsrPolicy, MtrrWritesAreDroppedAndReadsPass) {
+  for (uint32_t msr : {0x200U, 0x201U, 0x20FU, 0x21FU, 0x250U, 0x258U, 0x259U, 0x268U, 0x26FU,
+                       0x2FFU}) {
+    EXPECT_EQ(msr_policy(msr, false), MSR_PASS) << std::hex << msr;
+    EXPECT_EQ(msr_policy(msr, true), MSR_WRITE_DROP) << std::hex << msr;
+  }
+  EXPECT_EQ(msr_policy(0x277U /*PAT: switched by the VMCS*/, true), MSR_PASS);
+  EXPECT_EQ(msr_policy(0x79U /*BIOS_UPDT_TRIG*/, true), MSR_WRITE_DROP);
+}
+
+TEST(MsrPolicy, ApicBaseWritesAreCheckedAndOnlyANoChangeWritePasses) {
+  EXPECT_EQ(msr_policy(0x1B, false), MSR_PASS);
+  EXPECT_EQ(msr_policy(0x1B, true), MSR_WRITE_CHECK);
+  const uint64_t now = 0xFEE00900ULL;  // enabled, BSP, xAPIC at its reset base
+  EXPECT_EQ(msr_check_write(0x1B, now, now), MSR_WRITE_HARDWARE);
+  EXPECT_EQ(msr_check_write(0x1B, now & ~0x100ULL, now), MSR_WRITE_HARDWARE) << "BSP is read-only";
+  EXPECT_EQ(msr_check_write(0x1B, now | 0x400ULL, now), MSR_WRITE_FAULT) << "x2APIC";
+  EXPECT_EQ(msr_check_write(0x1B, now & ~0x800ULL, now), MSR_WRITE_FAULT) << "disable";
+  EXPECT_EQ(msr_check_write(0x1B, 0xFED00900ULL, now), MSR_WRITE_FAULT) << "move";
+}
+
+TEST(MsrPolicy, DebugctlIsTheGuestsOwnSwitchedByTheVmcs) {
+  EXPECT_EQ(msr_policy(0x1D9, false), MSR_PASS);
+  EXPECT_EQ(msr_policy(0x1D9, true), MSR_PASS);
+}
+
+TEST(MsrPolicy, TheI386ImageHasNoLongModeMsrs) {
+  for (uint32_t msr : {0xC0000081U, 0xC0000082U, 0xC0000083U, 0xC0000084U, 0xC0000100U,
+                       0xC0000101U, 0xC0000102U}) {
+    EXPECT_EQ(msr_policy_image(32, msr, false), MSR_GP) << std::hex << msr;
+    EXPECT_EQ(msr_policy_image(32, msr, true), MSR_GP) << std::hex << msr;
+    EXPECT_EQ(msr_policy_image(64, msr, false), MSR_PASS) << std::hex << msr;
+    EXPECT_EQ(msr_policy_image(64, msr, true), MSR_PASS) << std::hex << msr;
+  }
+}
+
+TEST(MsrPolicy, TheI386ImageRefusesLongModeEnable) {
+  EXPECT_EQ(msr_policy_image(32, 0xC0000080U, true), MSR_WRITE_CHECK);
+  EXPECT_EQ(msr_policy_image(64, 0xC0000080U, true), MSR_PASS);
+  EXPECT_EQ(msr_check_write(0xC0000080U, 0x100ULL /*LME*/, 0), MSR_WRITE_FAULT);
+  EXPECT_EQ(msr_check_write(0xC0000080U, 0x800ULL /*NXE*/, 0), MSR_WRITE_GUEST_EFER);
 }
 
 TEST(MsrBitmap, InterceptsExactlyThePolicy) {
   auto b = Bitmap();
   for (uint32_t msr = 0; msr < 0x2000; msr++) {
+    for (bool write : {false, true}) {
+      EXPECT_EQ(msr_bitmap_exits(b.data(), msr, write), msr_policy(msr, write) != MSR_PASS)
+          << std::hex << msr << (write ? " write" : " read");
+    }
+  }
+  for (uint32_t msr = 0xC0000000U; msr < 0xC0002000U; msr++) {
     for (bool write : {false, true}) {
       EXPECT_EQ(msr_bitmap_exits(b.data(), msr, write), msr_policy(msr, write) != MSR_PASS)
           << std::hex << msr << (write ? " write" : " read");
@@ -96,12 +145,10 @@ TEST(MsrBitmap, ExitsAreReadFromTheSdmsBitForEachMsr) {
   }
 }
 
-TEST(MsrBitmap, HighRangeMsrsPassThrough) {
+TEST(MsrBitmap, MtrrReadsDoNotExit) {
   auto b = Bitmap();
-  for (uint32_t msr : {0xC0000080U /*EFER*/, 0xC0000100U /*FS_BASE*/, 0xC0000102U}) {
-    EXPECT_FALSE(msr_bitmap_exits(b.data(), msr, false));
-    EXPECT_FALSE(msr_bitmap_exits(b.data(), msr, true));
-  }
+  EXPECT_FALSE(msr_bitmap_exits(b.data(), 0x2FF, false));
+  EXPECT_TRUE(msr_bitmap_exits(b.data(), 0x2FF, true));
 }
 
 TEST(MsrBitmap, MsrsOutsideBothRangesAlwaysExit) {

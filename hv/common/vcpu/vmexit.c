@@ -4,46 +4,73 @@
 #include "xhv/cpu_ops.h"
 #include "xhv/guest.h"
 #include "xhv/guest_bios.h"
+#include "xhv/guest_ept.h"
+#include "xhv/guest_event.h"
+#include "xhv/guest_io.h"
 #include "xhv/guest_nmi.h"
 #include "xhv/hypapp.h"
 #include "xhv/log.h"
+#include "xhv/msr_policy.h"
 #include "xhv/panic.h"
 #include "xhv/quiesce.h"
 #include "xhv/smp.h"
+#include "xhv/task_switch.h"
 #include "xhv/vcpu.h"
 #include "xhv/vmcs.h"
 #include "xhv/vmx.h"
 #include "xhv/vmx_caps.h"
 
-#define CR0_PE (1U << 0)
-#define CR0_PG (1U << 31)
-#define CR4_VMXE (1U << 13)
-#define CR4_OSXSAVE (1U << 18)
+#define CR0_PE (1ULL << 0)
+#define CR0_NW (1ULL << 29)
+#define CR0_CD (1ULL << 30)
+#define CR0_PG (1ULL << 31)
+#define CR4_PAE (1ULL << 5)
+#define CR4_VMXE (1ULL << 13)
+#define CR4_SMXE (1ULL << 14)
+#define CR4_PCIDE (1ULL << 17)
+#define CR4_OSXSAVE (1ULL << 18)
+#define CR4_LA57 (1ULL << 12)
+#define CR3_PCID_MASK 0xFFFULL
 
 #define CPUID_1_ECX_MONITOR (1U << 3)
 #define CPUID_1_ECX_VMX (1U << 5)
+#define CPUID_1_ECX_SMX (1U << 6)
 #define CPUID_1_ECX_X2APIC (1U << 21)
 #define CPUID_1_ECX_OSXSAVE (1U << 27)
 #define CPUID_1_ECX_HYPERVISOR (1U << 31)
+#define CPUID_7_EBX_PT (1U << 25)
 #define CPUID_EXT_EDX_LM (1U << 29)
 #define CPUID_HV_BASE 0x40000000U
 #define CPUID_HV_MAX 0x40000001U
 #define CPUID_HV_SIGNATURE "XhvXhvXhvXhv"
 
-#define INTR_INFO_VALID (1U << 31)
+#define INTR_INFO_TYPE_MASK (7U << 8)
 #define INTR_TYPE_NMI (2U << 8)
 #define INTR_TYPE_HW_EXCEPTION (3U << 8)
 #define INTR_ERROR_CODE_VALID (1U << 11)
-#define INTR_INFO_TYPE_MASK (7U << 8)
+#define INTR_NMI_UNBLOCKED_BY_IRET (1U << 12)
+#define INTR_INFO_VALID (1U << 31)
 #define VECTOR_DB 1U
 #define VECTOR_UD 6U
 #define VECTOR_GP 13U
 #define INTERRUPTIBILITY_STI (1U << 0)
 #define INTERRUPTIBILITY_MOV_SS (1U << 1)
 
-#define PM1_SLP_EN (1U << 13)
 #define EPT_QUAL_WRITE (1U << 1)
 #define EPT_QUAL_FETCH (1U << 2)
+#define EPT_QUAL_NMI_UNBLOCKED_BY_IRET (1U << 12)
+
+/* XCR0 state components and their rules (SDM "Extended Control Registers (Including XCR0)"). */
+#define XCR0_X87 (1ULL << 0)
+#define XCR0_SSE (1ULL << 1)
+#define XCR0_AVX (1ULL << 2)
+#define XCR0_BNDREGS (1ULL << 3)
+#define XCR0_BNDCSR (1ULL << 4)
+#define XCR0_AVX512 (7ULL << 5) /* opmask, ZMM_Hi256, Hi16_ZMM */
+#define XCR0_TILECFG (1ULL << 17)
+#define XCR0_TILEDATA (1ULL << 18)
+#define XCR0_TILE (XCR0_TILECFG | XCR0_TILEDATA)
+#define XCR0_BNDS (XCR0_BNDREGS | XCR0_BNDCSR)
 
 uword_t vmexit_qualification(struct vmexit_info *exit) {
   if (!exit->have_qualification) {
@@ -77,16 +104,31 @@ static void dump_guest(struct cpu *cpu, const char *what, uint32_t reason, struc
   log_flush();
 }
 
+/* #GP(0) for an instruction the guest may not complete; its RIP stays on it (a fault). */
+static enum vmexit_action general_protection(void) {
+  guest_inject_exception(VECTOR_GP, true, 0);
+  return VMEXIT_HANDLED;
+}
+
+static enum vmexit_action invalid_opcode(void) {
+  guest_inject_exception(VECTOR_UD, false, 0);
+  return VMEXIT_HANDLED;
+}
+
 /* ---- handlers, one per exit reason ---- */
 
 static enum vmexit_action vmexit_nmi(struct cpu *cpu, struct cpu_regs *regs,
                                      struct vmexit_info *exit) {
   uint32_t info = vmcs_read32(VMCS_VM_EXIT_INTR_INFO);
+  if ((info & INTR_INFO_TYPE_MASK) != INTR_TYPE_NMI && (info & INTR_NMI_UNBLOCKED_BY_IRET) &&
+      !(exit->vectoring & INTR_INFO_VALID)) {
+    guest_nmi_unblocked_by_iret();
+  }
   if ((info & INTR_INFO_TYPE_MASK) == INTR_TYPE_HW_EXCEPTION && (info & 0xFFU) == VECTOR_DB &&
       apic_trap_step_done(cpu)) {
     return VMEXIT_HANDLED;
   }
-  if ((info & INTR_INFO_TYPE_MASK) == INTR_TYPE_HW_EXCEPTION && xhv_hypapp.exception &&
+  if ((info & INTR_INFO_TYPE_MASK) != INTR_TYPE_NMI && xhv_hypapp.exception &&
       xhv_hypapp.exception(cpu, regs, info & 0xFFU,
                            (info & INTR_ERROR_CODE_VALID)
                                ? vmcs_read32(VMCS_VM_EXIT_INTR_ERROR_CODE)
@@ -94,6 +136,7 @@ static enum vmexit_action vmexit_nmi(struct cpu *cpu, struct cpu_regs *regs,
     return VMEXIT_HANDLED;
   }
   if ((info & INTR_INFO_TYPE_MASK) != INTR_TYPE_NMI) {
+    /* Only exceptions the core or a hypapp asked for exit: nobody claiming one is a bug. */
     dump_guest(cpu, "unexpected exception exit", exit->reason, exit, regs);
     return VMEXIT_FATAL;
   }
@@ -158,11 +201,17 @@ static enum vmexit_action vmexit_cpuid(struct cpu *cpu, struct cpu_regs *regs,
   } else {
     cpu_cpuid(leaf, subleaf, &r);
     if (leaf == 1U) {
-      r.ecx &= ~(CPUID_1_ECX_MONITOR | CPUID_1_ECX_VMX | CPUID_1_ECX_X2APIC | CPUID_1_ECX_OSXSAVE);
+      /* VMX and SMX are the hypervisor's; x2APIC would move the APIC (msr_policy.c);
+       * MONITOR/MWAIT: see vmexit_monitor_mwait. */
+      r.ecx &= ~(CPUID_1_ECX_MONITOR | CPUID_1_ECX_VMX | CPUID_1_ECX_SMX | CPUID_1_ECX_X2APIC |
+                 CPUID_1_ECX_OSXSAVE);
       r.ecx |= CPUID_1_ECX_HYPERVISOR;
       if (vmcs_readnw(VMCS_GUEST_CR4) & CR4_OSXSAVE) {
         r.ecx |= CPUID_1_ECX_OSXSAVE;
       }
+    }
+    if (leaf == 7U && subleaf == 0U) {
+      r.ebx &= ~CPUID_7_EBX_PT; /* no trace of a PAL's branches (msr_policy.c) */
     }
 #if XHV_BITS == 32
     if (leaf == 0x80000001U) {
@@ -176,6 +225,14 @@ static enum vmexit_action vmexit_cpuid(struct cpu *cpu, struct cpu_regs *regs,
   regs->cx = r.ecx;
   regs->dx = r.edx;
   return VMEXIT_HANDLED_ADVANCE;
+}
+
+static enum vmexit_action vmexit_getsec(struct cpu *cpu, struct cpu_regs *regs,
+                                        struct vmexit_info *exit) {
+  (void)cpu;
+  (void)regs;
+  (void)exit;
+  return invalid_opcode(); /* SMX is hidden, as if CR4.SMXE were clear */
 }
 
 static enum vmexit_action vmexit_invd(struct cpu *cpu, struct cpu_regs *regs,
@@ -192,7 +249,7 @@ static enum vmexit_action vmexit_vmcall(struct cpu *cpu, struct cpu_regs *regs,
                                         struct vmexit_info *exit) {
   (void)exit;
   bool advance = true;
-  if (guest_bios_int15(regs, &advance)) {
+  if (guest_bios_int15(cpu, regs, &advance)) {
     return advance ? VMEXIT_HANDLED_ADVANCE : VMEXIT_HANDLED;
   }
   if ((uint32_t)regs->ax == XHV_HC_NOP) {
@@ -214,8 +271,7 @@ static enum vmexit_action vmexit_vmx_instruction(struct cpu *cpu, struct cpu_reg
   (void)regs;
   (void)exit;
   /* VMX is hidden from the guest: its VMX instructions are invalid opcodes. */
-  guest_inject_exception(VECTOR_UD, false, 0);
-  return VMEXIT_HANDLED;
+  return invalid_opcode();
 }
 
 static enum vmexit_action vmexit_monitor_mwait(struct cpu *cpu, struct cpu_regs *regs,
@@ -228,7 +284,60 @@ static enum vmexit_action vmexit_monitor_mwait(struct cpu *cpu, struct cpu_regs 
   return VMEXIT_HANDLED;
 }
 
-static uword_t *gpr(struct cpu_regs *regs, uint32_t n) { return &((uword_t *)regs)[n]; }
+
+/* GPR n of the SDM's encoding; 4 is RSP, which lives in the VMCS. */
+static uword_t gpr_read(const struct cpu_regs *regs, uint32_t n) {
+  return n == 4U ? vmcs_readnw(VMCS_GUEST_RSP) : ((const uword_t *)regs)[n];
+}
+
+static bool long_mode(void) {
+  return (vmcs_read32(VMCS_VM_ENTRY_CONTROLS) & VMX_ENTRY_CTL_IA32E_MODE_GUEST) != 0;
+}
+
+/*
+ * MOV to CR0 (SDM "MOV—Move to/from Control Registers"). It exits only when
+ * a bit the hypervisor owns (NE) differs from the shadow. The #GP cases of
+ * the instruction are checked first: what is written into the VMCS must
+ * never fail the next VM entry.
+ */
+static enum vmexit_action mov_to_cr0(uint64_t value) {
+  if ((value >> 32) != 0U || ((value & CR0_PG) && !(value & CR0_PE)) ||
+      ((value & CR0_NW) && !(value & CR0_CD))) {
+    return general_protection();
+  }
+  uword_t mask = vmcs_readnw(VMCS_CR0_GUEST_HOST_MASK);
+  uword_t old = vmcs_readnw(VMCS_GUEST_CR0);
+  vmcs_writenw(VMCS_CR0_READ_SHADOW, (uword_t)value);
+  if ((value ^ old) & (CR0_PE | CR0_PG)) {
+    /*
+     * A mode switch rides along with a change of an owned bit: take the
+     * owned bits now but keep PE/PG, and let the guest run the MOV again.
+     * It no longer exits, so the CPU switches modes natively (long mode,
+     * PAE PDPTE loads and all) and makes its own checks on them.
+     */
+    vmcs_writenw(VMCS_GUEST_CR0, ((uword_t)value & ~(uword_t)(CR0_PE | CR0_PG)) |
+                                     (old & (CR0_PE | CR0_PG)) | mask);
+    return VMEXIT_HANDLED;
+  }
+  vmcs_writenw(VMCS_GUEST_CR0, (uword_t)value | mask);
+  return VMEXIT_HANDLED_ADVANCE;
+}
+
+/* MOV to CR4: exits only when VMXE (owned) is written as 1; checked as the CPU checks it. */
+static enum vmexit_action mov_to_cr4(uint64_t value) {
+  uint64_t fixed1 = vmx_machine_caps()->cr4_fixed1;
+  bool lma = long_mode();
+  if ((value & (CR4_VMXE | CR4_SMXE)) || (value & ~fixed1) || (lma && !(value & CR4_PAE)) ||
+      (lma && ((value ^ vmcs_readnw(VMCS_GUEST_CR4)) & CR4_LA57)) ||
+      ((value & CR4_PCIDE) && !(vmcs_readnw(VMCS_GUEST_CR4) & CR4_PCIDE) &&
+       (!lma || (vmcs_readnw(VMCS_GUEST_CR3) & CR3_PCID_MASK)))) {
+    return general_protection(); /* VMX and SMX are not available to the guest */
+  }
+  uword_t mask = vmcs_readnw(VMCS_CR4_GUEST_HOST_MASK);
+  vmcs_writenw(VMCS_CR4_READ_SHADOW, (uword_t)value);
+  vmcs_writenw(VMCS_GUEST_CR4, (uword_t)value | mask);
+  return VMEXIT_HANDLED_ADVANCE;
+}
 
 static enum vmexit_action vmexit_cr_access(struct cpu *cpu, struct cpu_regs *regs,
                                            struct vmexit_info *exit) {
@@ -236,38 +345,15 @@ static enum vmexit_action vmexit_cr_access(struct cpu *cpu, struct cpu_regs *reg
   uint32_t cr = (uint32_t)(q & 0xFU);
   uint32_t access = (uint32_t)((q >> 4) & 3U);
   uint32_t reg = (uint32_t)((q >> 8) & 0xFU);
-  if (access != 0U || reg >= XHV_GPR_COUNT || reg == 4U) {
-    dump_guest(cpu, "unsupported control-register access", exit->reason, exit, regs);
-    return VMEXIT_FATAL;
+  /*
+   * Only MOV to CR0/CR4 can exit with these controls: CR3 exiting is off,
+   * CLTS and LMSW touch no owned bit, reads come from the shadows.
+   */
+  if (access == 0U && reg < XHV_GPR_COUNT && cr == 0U) {
+    return mov_to_cr0(gpr_read(regs, reg));
   }
-  uword_t value = *gpr(regs, reg);
-  if (cr == 0U) {
-    uword_t mask = vmcs_readnw(VMCS_CR0_GUEST_HOST_MASK);
-    uword_t old = vmcs_readnw(VMCS_GUEST_CR0);
-    vmcs_writenw(VMCS_CR0_READ_SHADOW, value);
-    if ((value ^ old) & (CR0_PE | CR0_PG)) {
-      /*
-       * A mode switch rides along with a change of an owned bit: take the
-       * owned bits now but keep PE/PG, and let the guest run the MOV again.
-       * It no longer exits, so the CPU switches modes natively (long mode,
-       * PAE PDPTE loads and all).
-       */
-      vmcs_writenw(VMCS_GUEST_CR0, (value & ~(uword_t)(CR0_PE | CR0_PG)) |
-                                       (old & (CR0_PE | CR0_PG)) | mask);
-      return VMEXIT_HANDLED;
-    }
-    vmcs_writenw(VMCS_GUEST_CR0, value | mask);
-    return VMEXIT_HANDLED_ADVANCE;
-  }
-  if (cr == 4U) {
-    if (value & CR4_VMXE) {
-      guest_inject_exception(VECTOR_GP, true, 0); /* VMX is not available to the guest */
-      return VMEXIT_HANDLED;
-    }
-    uword_t mask = vmcs_readnw(VMCS_CR4_GUEST_HOST_MASK);
-    vmcs_writenw(VMCS_CR4_READ_SHADOW, value);
-    vmcs_writenw(VMCS_GUEST_CR4, value | mask);
-    return VMEXIT_HANDLED_ADVANCE;
+  if (access == 0U && reg < XHV_GPR_COUNT && cr == 4U) {
+    return mov_to_cr4(gpr_read(regs, reg));
   }
   dump_guest(cpu, "unexpected control-register exit", exit->reason, exit, regs);
   return VMEXIT_FATAL;
@@ -275,78 +361,59 @@ static enum vmexit_action vmexit_cr_access(struct cpu *cpu, struct cpu_regs *reg
 
 static enum vmexit_action vmexit_msr(struct cpu *cpu, struct cpu_regs *regs,
                                      struct vmexit_info *exit) {
-  (void)cpu;
-  (void)regs;
-  (void)exit;
-  /*
-   * Only what msr_policy keeps from the guest exits (VMX capability MSRs),
-   * plus MSRs outside the bitmap's ranges, none of which exists on the CPUs
-   * xhv supports: the #GP a guest without them gets from the hardware.
-   */
-  guest_inject_exception(VECTOR_GP, true, 0);
-  return VMEXIT_HANDLED;
+  uint32_t msr = (uint32_t)regs->cx;
+  bool write = exit->reason == EXIT_WRMSR;
+  uint64_t value = ((uint64_t)(uint32_t)regs->dx << 32) | (uint32_t)regs->ax;
+  switch (msr_policy(msr, write)) {
+  case MSR_WRITE_DROP:
+    return VMEXIT_HANDLED_ADVANCE;
+  case MSR_WRITE_CHECK:
+    switch (msr_check_write(msr, value, cpu_rdmsr(msr))) {
+    case MSR_WRITE_HARDWARE:
+      cpu_wrmsr(msr, value);
+      return VMEXIT_HANDLED_ADVANCE;
+    case MSR_WRITE_GUEST_EFER:
+      vmcs_write64(VMCS_GUEST_IA32_EFER, value);
+      return VMEXIT_HANDLED_ADVANCE;
+    default:
+      log_printf("vmx: CPU %u: guest WRMSR 0x%x <- 0x%llx refused: #GP\n", cpu->index, msr,
+                 (unsigned long long)value);
+      return general_protection();
+    }
+  default:
+    /*
+     * MSR_GP, or an MSR outside the bitmap's ranges, none of which exists
+     * on the CPUs xhv supports: the #GP a CPU without them raises.
+     */
+    return general_protection();
+  }
+}
+
+/* SDM "XSETBV": only XCR0, only state the CPU has, in the combinations the SDM allows. */
+static bool xcr0_valid(uint64_t value, uint64_t supported) {
+  return (value & XCR0_X87) && !(value & ~supported) &&
+         (!(value & XCR0_AVX) || (value & XCR0_SSE)) &&
+         ((value & XCR0_BNDS) == 0U || (value & XCR0_BNDS) == XCR0_BNDS) &&
+         ((value & XCR0_AVX512) == 0U ||
+          ((value & XCR0_AVX512) == XCR0_AVX512 && (value & XCR0_AVX))) &&
+         ((value & XCR0_TILE) == 0U || (value & XCR0_TILE) == XCR0_TILE);
 }
 
 static enum vmexit_action vmexit_xsetbv(struct cpu *cpu, struct cpu_regs *regs,
                                         struct vmexit_info *exit) {
   (void)cpu;
   (void)exit;
+  if (!(vmcs_readnw(VMCS_GUEST_CR4) & CR4_OSXSAVE)) {
+    return invalid_opcode();
+  }
   struct cpuid_regs r;
   cpu_cpuid(0xD, 0, &r);
   uint64_t supported = ((uint64_t)r.edx << 32) | r.eax;
   uint64_t value = ((uint64_t)(uint32_t)regs->dx << 32) | (uint32_t)regs->ax;
-  /* SDM "XSETBV": XCR0 only, x87 always on, AVX needs SSE, only supported bits. */
-  if ((uint32_t)regs->cx != 0U || !(value & 1U) || ((value & 4U) && !(value & 2U)) ||
-      (value & ~supported)) {
-    guest_inject_exception(VECTOR_GP, true, 0);
-    return VMEXIT_HANDLED;
+  if (guest_cpl() != 0U || (uint32_t)regs->cx != 0U || !xcr0_valid(value, supported)) {
+    return general_protection();
   }
   __asm__ volatile("xsetbv" : : "a"((uint32_t)value), "d"((uint32_t)(value >> 32)), "c"(0U));
-  return VMEXIT_HANDLED_ADVANCE;
-}
-
-static void print_exit_counts(void);
-
-static enum vmexit_action vmexit_io(struct cpu *cpu, struct cpu_regs *regs,
-                                    struct vmexit_info *exit) {
-  uword_t q = vmexit_qualification(exit);
-  uint32_t size = (uint32_t)(q & 7U) + 1U;
-  bool in = (q & 8U) != 0;
-  bool string = (q & 16U) != 0;
-  uint16_t port = (uint16_t)(q >> 16);
-  if (string || (size != 1U && size != 2U && size != 4U)) {
-    dump_guest(cpu, "unexpected string I/O exit", exit->reason, exit, regs);
-    return VMEXIT_FATAL;
-  }
-  /*
-   * Only the ACPI PM1 control ports are intercepted, to see the guest power
-   * off; the access itself goes through to the hardware unchanged.
-   */
-  uword_t mask = size == 4U ? 0xFFFFFFFFU : (1U << (8U * size)) - 1U;
-  if (in) {
-    uint32_t v = size == 1U ? cpu_inb(port) : size == 2U ? cpu_inw(port) : cpu_inl(port);
-    regs->ax = (regs->ax & ~mask) | v;
-    return VMEXIT_HANDLED_ADVANCE;
-  }
-  uint32_t value = (uint32_t)(regs->ax & mask);
-  if (size >= 2U && (value & PM1_SLP_EN)) {
-    log_printf("vmx: CPU %u: guest enters ACPI sleep (PM1 control 0x%04x <- 0x%04x)\n",
-               cpu->index, port, value);
-    if (xhv_hypapp.shutdown) {
-      quiesce_begin(cpu);
-      xhv_hypapp.shutdown(cpu);
-      quiesce_end(cpu);
-    }
-    print_exit_counts();
-    log_flush();
-  }
-  if (size == 1U) {
-    cpu_outb(port, (uint8_t)value);
-  } else if (size == 2U) {
-    cpu_outw(port, (uint16_t)value);
-  } else {
-    cpu_outl(port, value);
-  }
   return VMEXIT_HANDLED_ADVANCE;
 }
 
@@ -354,16 +421,28 @@ static enum vmexit_action vmexit_ept_violation(struct cpu *cpu, struct cpu_regs 
                                                struct vmexit_info *exit) {
   uint64_t gpa = vmcs_read64(VMCS_GUEST_PHYSICAL_ADDRESS);
   uword_t q = vmexit_qualification(exit);
+  if ((q & EPT_QUAL_NMI_UNBLOCKED_BY_IRET) && !(exit->vectoring & INTR_INFO_VALID)) {
+    guest_nmi_unblocked_by_iret();
+  }
   if (apic_trap_ept_violation(cpu, gpa, (q & EPT_QUAL_WRITE) != 0)) {
     return VMEXIT_HANDLED;
   }
-  if (vmx_hidden_gpa(gpa) && !(q & EPT_QUAL_FETCH)) {
-    log_printf("vmx: CPU %u: guest %s hypervisor memory at 0x%llx (rip 0x%llx): it gets a blank "
-               "page there\n",
-               cpu->index, (q & EPT_QUAL_WRITE) ? "wrote" : "read", (unsigned long long)gpa,
-               (unsigned long long)vmcs_readnw(VMCS_GUEST_RIP));
-    vmx_map_blank_page(gpa);
-    return VMEXIT_HANDLED;
+  if (guest_hidden_gpa(gpa)) {
+    /*
+     * Hypervisor memory is not the guest's: reads see the core's read-only
+     * zero page from now on, writes and fetches get #GP (there is no
+     * instruction length to skip them by, and no memory to give them).
+     */
+    bool read = !(q & (EPT_QUAL_WRITE | EPT_QUAL_FETCH));
+    log_printf("vmx: CPU %u: guest %s hypervisor memory at 0x%llx (rip 0x%llx): %s\n", cpu->index,
+               read ? "read" : (q & EPT_QUAL_FETCH) ? "fetched from" : "wrote",
+               (unsigned long long)gpa, (unsigned long long)vmcs_readnw(VMCS_GUEST_RIP),
+               read ? "it reads zeros there" : "#GP");
+    if (read) {
+      guest_ept_show_hidden_as_zero(gpa);
+      return VMEXIT_HANDLED;
+    }
+    return general_protection();
   }
   if (xhv_hypapp.ept_violation) {
     uint32_t access = (q & EPT_QUAL_FETCH) ? EPT_EXEC : (q & EPT_QUAL_WRITE) ? EPT_WRITE : EPT_READ;
@@ -374,56 +453,72 @@ static enum vmexit_action vmexit_ept_violation(struct cpu *cpu, struct cpu_regs 
       return VMEXIT_HANDLED;
     }
   }
-  log_printf("vmx: CPU %u: EPT violation at guest-physical 0x%llx\n", cpu->index,
-             (unsigned long long)gpa);
-  dump_guest(cpu, "guest access to memory it may not touch", exit->reason, exit, regs);
+  /* No memory is there for the guest (beyond the EPT's reach, say): as for hidden memory. */
+  log_printf("vmx: CPU %u: guest access 0x%llx to guest-physical 0x%llx, which it has no memory "
+             "at (rip 0x%llx): #GP\n",
+             cpu->index, (unsigned long long)q, (unsigned long long)gpa,
+             (unsigned long long)vmcs_readnw(VMCS_GUEST_RIP));
+  return general_protection();
+}
+
+static enum vmexit_action vmexit_ept_misconfig(struct cpu *cpu, struct cpu_regs *regs,
+                                               struct vmexit_info *exit) {
+  /* Only the hypervisor writes EPT entries: a misconfigured one is its bug. */
+  log_printf("vmx: CPU %u: EPT misconfiguration at guest-physical 0x%llx\n", cpu->index,
+             (unsigned long long)vmcs_read64(VMCS_GUEST_PHYSICAL_ADDRESS));
+  dump_guest(cpu, "EPT misconfiguration", exit->reason, exit, regs);
   return VMEXIT_FATAL;
 }
 
+#define DURING_DELIVERY VMEXIT_DURING_DELIVERY
+
 const struct vmexit_entry vmexit_table[EXIT_REASON_COUNT] = {
-    [EXIT_EXCEPTION_OR_NMI] = {vmexit_nmi, "exception or NMI"},
-    [EXIT_EXTERNAL_INTERRUPT] = {0, "external interrupt"},
-    [EXIT_TRIPLE_FAULT] = {vmexit_triple_fault, "triple fault"},
-    [EXIT_INIT] = {vmexit_init, "INIT signal"},
-    [EXIT_SIPI] = {0, "start-up IPI"},
-    [EXIT_INTERRUPT_WINDOW] = {0, "interrupt window"},
-    [EXIT_NMI_WINDOW] = {vmexit_nmi_window, "NMI window"},
-    [EXIT_TASK_SWITCH] = {0, "task switch"},
-    [EXIT_CPUID] = {vmexit_cpuid, "CPUID"},
-    [EXIT_GETSEC] = {0, "GETSEC"},
-    [EXIT_HLT] = {0, "HLT"},
-    [EXIT_INVD] = {vmexit_invd, "INVD"},
-    [EXIT_VMCALL] = {vmexit_vmcall, "VMCALL"},
-    [EXIT_VMCLEAR] = {vmexit_vmx_instruction, "VMCLEAR"},
-    [EXIT_VMLAUNCH] = {vmexit_vmx_instruction, "VMLAUNCH"},
-    [EXIT_VMPTRLD] = {vmexit_vmx_instruction, "VMPTRLD"},
-    [EXIT_VMPTRST] = {vmexit_vmx_instruction, "VMPTRST"},
-    [EXIT_VMREAD] = {vmexit_vmx_instruction, "VMREAD"},
-    [EXIT_VMRESUME] = {vmexit_vmx_instruction, "VMRESUME"},
-    [EXIT_VMWRITE] = {vmexit_vmx_instruction, "VMWRITE"},
-    [EXIT_VMXOFF] = {vmexit_vmx_instruction, "VMXOFF"},
-    [EXIT_VMXON] = {vmexit_vmx_instruction, "VMXON"},
-    [EXIT_CR_ACCESS] = {vmexit_cr_access, "control-register access"},
-    [EXIT_DR_ACCESS] = {0, "debug-register access"},
-    [EXIT_IO] = {vmexit_io, "I/O instruction"},
-    [EXIT_RDMSR] = {vmexit_msr, "RDMSR"},
-    [EXIT_WRMSR] = {vmexit_msr, "WRMSR"},
-    [EXIT_ENTRY_FAIL_GUEST_STATE] = {0, "VM-entry failure: invalid guest state"},
-    [EXIT_ENTRY_FAIL_MSR_LOADING] = {0, "VM-entry failure: MSR loading"},
-    [EXIT_ENTRY_FAIL_MACHINE_CHECK] = {0, "VM-entry failure: machine check"},
-    [EXIT_EPT_VIOLATION] = {vmexit_ept_violation, "EPT violation"},
-    [EXIT_EPT_MISCONFIG] = {0, "EPT misconfiguration"},
-    [EXIT_INVEPT] = {vmexit_vmx_instruction, "INVEPT"},
-    [EXIT_INVVPID] = {vmexit_vmx_instruction, "INVVPID"},
-    [EXIT_WBINVD] = {0, "WBINVD"},
-    [EXIT_MWAIT] = {vmexit_monitor_mwait, "MWAIT"},
-    [EXIT_MONITOR] = {vmexit_monitor_mwait, "MONITOR"},
-    [EXIT_XSETBV] = {vmexit_xsetbv, "XSETBV"},
+    [EXIT_EXCEPTION_OR_NMI] = {vmexit_nmi, "exception or NMI", DURING_DELIVERY},
+    [EXIT_EXTERNAL_INTERRUPT] = {0, "external interrupt", 0},
+    [EXIT_TRIPLE_FAULT] = {vmexit_triple_fault, "triple fault", 0},
+    [EXIT_INIT] = {vmexit_init, "INIT signal", 0},
+    [EXIT_SIPI] = {0, "start-up IPI", 0},
+    [EXIT_INTERRUPT_WINDOW] = {0, "interrupt window", 0},
+    [EXIT_NMI_WINDOW] = {vmexit_nmi_window, "NMI window", 0},
+    /* The task switch is the delivery itself: its handler reads the vectoring information. */
+    [EXIT_TASK_SWITCH] = {vmexit_task_switch, "task switch", 0},
+    [EXIT_CPUID] = {vmexit_cpuid, "CPUID", 0},
+    [EXIT_GETSEC] = {vmexit_getsec, "GETSEC", 0},
+    [EXIT_HLT] = {0, "HLT", 0},
+    [EXIT_INVD] = {vmexit_invd, "INVD", 0},
+    [EXIT_VMCALL] = {vmexit_vmcall, "VMCALL", 0},
+    [EXIT_VMCLEAR] = {vmexit_vmx_instruction, "VMCLEAR", 0},
+    [EXIT_VMLAUNCH] = {vmexit_vmx_instruction, "VMLAUNCH", 0},
+    [EXIT_VMPTRLD] = {vmexit_vmx_instruction, "VMPTRLD", 0},
+    [EXIT_VMPTRST] = {vmexit_vmx_instruction, "VMPTRST", 0},
+    [EXIT_VMREAD] = {vmexit_vmx_instruction, "VMREAD", 0},
+    [EXIT_VMRESUME] = {vmexit_vmx_instruction, "VMRESUME", 0},
+    [EXIT_VMWRITE] = {vmexit_vmx_instruction, "VMWRITE", 0},
+    [EXIT_VMXOFF] = {vmexit_vmx_instruction, "VMXOFF", 0},
+    [EXIT_VMXON] = {vmexit_vmx_instruction, "VMXON", 0},
+    [EXIT_CR_ACCESS] = {vmexit_cr_access, "control-register access", 0},
+    [EXIT_DR_ACCESS] = {0, "debug-register access", 0},
+    [EXIT_IO] = {guest_io_exit, "I/O instruction", 0},
+    [EXIT_RDMSR] = {vmexit_msr, "RDMSR", 0},
+    [EXIT_WRMSR] = {vmexit_msr, "WRMSR", 0},
+    [EXIT_ENTRY_FAIL_GUEST_STATE] = {0, "VM-entry failure: invalid guest state", 0},
+    [EXIT_ENTRY_FAIL_MSR_LOADING] = {0, "VM-entry failure: MSR loading", 0},
+    [EXIT_ENTRY_FAIL_MACHINE_CHECK] = {0, "VM-entry failure: machine check", 0},
+    [EXIT_EPT_VIOLATION] = {vmexit_ept_violation, "EPT violation", DURING_DELIVERY},
+    [EXIT_EPT_MISCONFIG] = {vmexit_ept_misconfig, "EPT misconfiguration", DURING_DELIVERY},
+    [EXIT_INVEPT] = {vmexit_vmx_instruction, "INVEPT", 0},
+    [EXIT_INVVPID] = {vmexit_vmx_instruction, "INVVPID", 0},
+    [EXIT_WBINVD] = {0, "WBINVD", 0},
+    [EXIT_MWAIT] = {vmexit_monitor_mwait, "MWAIT", 0},
+    [EXIT_MONITOR] = {vmexit_monitor_mwait, "MONITOR", 0},
+    [EXIT_XSETBV] = {vmexit_xsetbv, "XSETBV", 0},
 };
 
-static void print_exit_counts(void) {
+void vmexit_print_summary(void) {
   log_printf("vmx: exits per CPU and reason\n");
   log_printf("quiesce: rounds=%llu\n", (unsigned long long)quiesce_rounds());
+  log_printf("serial: guest writes to the hypervisor's UART dropped=%u\n",
+             guest_io_uart_writes_dropped());
   for (uint32_t i = 0; i < smp_cpu_count(); i++) {
     const struct cpu *c = cpu_by_index(i);
     log_printf("nmi: cpu=%u guest=%u injected=%u merged=%u owed=%u parks=%u\n", i,
@@ -442,7 +537,7 @@ static void print_exit_counts(void) {
 void vmexit_dispatch(struct cpu_regs *regs) {
   struct cpu *cpu = this_cpu();
   __atomic_store_n(&cpu->in_exit, 1U, __ATOMIC_RELEASE);
-  struct vmexit_info exit = {0, 0, false};
+  struct vmexit_info exit = {0, 0, false, 0};
   uint32_t raw = vmcs_read32(VMCS_VM_EXIT_REASON);
   exit.reason = raw & 0xFFFFU;
   if (exit.reason < CPU_EXIT_COUNTERS) {
@@ -458,6 +553,11 @@ void vmexit_dispatch(struct cpu_regs *regs) {
     dump_guest(cpu, "unexpected VM exit", exit.reason, &exit, regs);
     action = VMEXIT_FATAL;
   } else {
+    if (entry->flags & VMEXIT_DURING_DELIVERY) {
+      /* An event this exit interrupted is delivered at the next entry, unless the handler says. */
+      exit.vectoring = vmcs_read32(VMCS_IDT_VECTORING_INFO);
+      guest_event_requeue(exit.vectoring);
+    }
     action = entry->handler(cpu, regs, &exit);
   }
   if (action == VMEXIT_HANDLED_ADVANCE) {

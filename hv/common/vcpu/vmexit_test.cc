@@ -9,8 +9,15 @@
 #include "gtest/gtest.h"
 #include "testing/fakes/fake_cpu.h"
 #include "testing/fakes/fake_hv.h"
+#include "testing/fakes/fake_machine.h"
 #include "testing/fakes/fake_vmcs.h"
+#include "xhv/guest.h"
+#include "xhv/guest_bios.h"
+#include "xhv/guest_ept.h"
+#include "xhv/guest_io.h"
+#include "xhv/guest_mem.h"
 #include "xhv/guest_nmi.h"
+#include "xhv/heap.h"
 #include "xhv/vmcs.h"
 #include "xhv/vmx_caps.h"
 
@@ -21,6 +28,9 @@ using xhv_fake::hv;
 using xhv_fake::vmcs;
 
 constexpr uint64_t kRip = 0x1000;
+constexpr uint64_t kRam = 16ULL << 20;
+constexpr uint64_t kHidden = 8ULL << 20;  // the hypervisor's range inside the guest's RAM
+constexpr uint64_t kHiddenSize = 1ULL << 20;
 // Budget for the exits a booting Linux guest takes most often.
 constexpr unsigned kMaxReads = 10;
 constexpr unsigned kMaxWrites = 6;
@@ -31,9 +41,13 @@ class VmexitTest : public ::testing::Test {
     cpu().Reset();
     vmcs().Reset();
     hv().Clear();
+    xhv_fake::GuestMemory(kRam, kHidden, kHiddenSize);
+    guest_io_watch_pm1(0);
     std::memset(&regs, 0, sizeof(regs));
     vmcs().Set(VMCS_GUEST_RIP, kRip);
     vmcs().Set(VMCS_PROC_BASED_CONTROLS, VMX_PROC_USE_MSR_BITMAPS);
+    vmcs().Set(VMCS_GUEST_CR0, 0x80000031U);  // protected mode, paging
+    hv().caps.cr4_fixed1 = 0x627FFU;         // Sandy Bridge in Bochs
   }
 
   // Runs one exit of `reason` whose instruction is `len` bytes long.
@@ -150,23 +164,27 @@ TEST_F(VmexitTest, CpuidHidesMonitorMwaitAndTheirUseIsAnInvalidOpcode) {
 
 TEST_F(VmexitTest, XsetbvWithReservedBitsInjectsGeneralProtection) {
   cpu().cpuid[{0xD, 0}] = {0x7, 0, 0, 0};
+  vmcs().Set(VMCS_GUEST_CR4, 1U << 18);  // OSXSAVE
   regs.ax = 0x1 | 0x4;  // AVX without SSE
   Exit(EXIT_XSETBV, 3);
   EXPECT_EQ(vmcs().Get(VMCS_VM_ENTRY_INTR_INFO), 0x80000B0DU);
 }
 
-TEST_F(VmexitTest, GuestReadOfHypervisorMemoryGetsABlankPage) {
-  hv().hidden_base = 0x200000;
-  hv().hidden_size = 0x100000;
-  vmcs().Set(VMCS_GUEST_PHYSICAL_ADDRESS, 0x200004);
+TEST_F(VmexitTest, GuestReadOfHypervisorMemoryGetsAReadOnlyZeroPage) {
+  vmcs().Set(VMCS_GUEST_PHYSICAL_ADDRESS, kHidden + 4);
   Exit(EXIT_EPT_VIOLATION, 0, /*read*/ 1);
-  ASSERT_EQ(hv().blank_pages.size(), 1U);
-  EXPECT_EQ(hv().blank_pages[0], 0x200004U);
+  uint32_t prot = 0;
+  uint64_t hpa = ept_lookup(guest_ept(), kHidden, &prot, nullptr, nullptr);
+  EXPECT_NE(hpa, kHidden) << "never the hypervisor's own page";
+  EXPECT_NE(hpa, EPT_NOT_PRESENT);
+  EXPECT_EQ(prot, EPT_READ) << "read-only: no write ever lands in it";
   EXPECT_EQ(Rip(), kRip);
-  EXPECT_NE(hv().log.find("hypervisor memory at 0x200004"), std::string::npos);
+  EXPECT_EQ(vmcs().Get(VMCS_VM_ENTRY_INTR_INFO), 0U) << "the read just runs again";
+  EXPECT_NE(hv().log.find("hypervisor memory at 0x800004"), std::string::npos) << hv().log;
 }
 
 TEST_F(VmexitTest, PowerOffWritePrintsExitCountsAndReachesTheHardware) {
+  guest_io_watch_pm1(0xB004);
   hv().cpu0.exit_count[EXIT_CPUID] = 41;
   regs.ax = 0x2001;  // SLP_EN | SLP_TYP 0
   Exit(EXIT_IO, 2, (0xB004ULL << 16) | 1U /*2 bytes, out*/);
@@ -239,7 +257,8 @@ TEST_F(VmexitTest, HostNmiInsideAnExitHandlerLeavesTheVmcsToTheHandler) {
   vmcs().ResetCounters();
   xhv_nmi_host(&hv().cpu0);
   EXPECT_EQ(hv().cpu0.guest_nmi_owed, 1U);
-  EXPECT_EQ(vmcs().reads + vmcs().writes, 0U);
+  EXPECT_EQ(vmcs().writes, 0U) << "the handler owns the VMCS";
+  EXPECT_LE(vmcs().reads, 2U) << "the guest's NMI blocking, read only";
 }
 
 TEST_F(VmexitTest, HostNmiBeforeTheGuestStartsIsDropped) {
@@ -262,6 +281,415 @@ TEST_F(VmexitTest, ExitsALinuxGuestCausesAllHaveHandlers) {
                      EXIT_EPT_VIOLATION, EXIT_XSETBV, EXIT_MWAIT, EXIT_MONITOR}) {
     EXPECT_NE(vmexit_table[r].handler, nullptr) << "reason " << r;
   }
+}
+
+
+// ---- guest-physical accesses: one checked accessor (items 1 and 10) ----
+
+constexpr uint64_t kLent = 0x300000;  // a page a hypapp lent: its zero page, read-only
+
+void LendPage(uint64_t gpa) {
+  uint64_t zero;
+  heap_alloc_pages(1, 1, &zero);
+  guest_ept_map_page(gpa, zero, EPT_READ, MTRR_TYPE_WB);
+}
+
+TEST_F(VmexitTest, AccessorRefusesHiddenLentAndNonRamFrames) {
+  LendPage(kLent);
+  uint8_t buf[8] = {1, 2, 3, 4, 5, 6, 7, 8};
+  EXPECT_TRUE(guest_mem_write(nullptr, 0x5000, buf, sizeof(buf)));
+  EXPECT_FALSE(guest_mem_write(nullptr, kHidden, buf, sizeof(buf))) << "hypervisor memory";
+  EXPECT_FALSE(guest_mem_read(nullptr, kHidden + kHiddenSize - 4, buf, 8)) << "crossing into it";
+  EXPECT_FALSE(guest_mem_write(nullptr, kLent + 8, buf, sizeof(buf))) << "a lent page";
+  EXPECT_FALSE(guest_mem_read(nullptr, kRam + 0x1000, buf, sizeof(buf))) << "beyond RAM (MMIO)";
+  EXPECT_FALSE(guest_mem_read(nullptr, 0xFEE00000ULL, buf, 4)) << "the local APIC";
+  EXPECT_FALSE(guest_mem_write(nullptr, kRam - 4, buf, sizeof(buf))) << "RAM's last bytes and past";
+  uint8_t back[8] = {};
+  EXPECT_TRUE(guest_mem_read(nullptr, 0x5000, back, sizeof(back)));
+  EXPECT_EQ(std::memcmp(buf, back, sizeof(buf)), 0);
+}
+
+// The real-mode INT 15h E820 call through the hook stub, with the segment
+// bases the guest left cached (unreal mode): ES:DI is where it wants its entry.
+class E820HookTest : public VmexitTest {
+ protected:
+  void SetUp() override {
+    VmexitTest::SetUp();
+    map.count = 2;
+    map.entry[0] = {0, 0x9F000, E820_TYPE_USABLE};
+    map.entry[1] = {0x100000, 0x700000, E820_TYPE_USABLE};
+    guest_bios_install_e820(&map);
+    vmcs().Set(VMCS_GUEST_CR0, 0x30U);  // PE = 0
+    vmcs().Set(VMCS_GUEST_CS_BASE, 0x400);
+    vmcs().Set(VMCS_GUEST_RIP, 0xAC);
+    vmcs().Set(VMCS_GUEST_SS_BASE, 0x7000);
+    vmcs().Set(VMCS_GUEST_RSP, 0xFF0);
+    uint16_t frame[3] = {0x1234, 0, 0x0203};  // IP, CS, FLAGS the INT pushed
+    ASSERT_TRUE(guest_mem_write(nullptr, 0x7FF0, frame, sizeof(frame)));
+    regs.ax = 0xE820;
+    regs.dx = 0x534D4150;
+    regs.bx = 0;
+    regs.cx = 20;
+    regs.di = 0;
+  }
+  uint16_t Flags() {
+    uint16_t f = 0;
+    EXPECT_TRUE(guest_mem_read(nullptr, 0x7FF4, &f, sizeof(f)));
+    return f;
+  }
+  struct e820_map map {};
+};
+
+TEST_F(E820HookTest, AnEntryGoesToTheCallersBufferInGuestRam) {
+  vmcs().Set(VMCS_GUEST_ES_BASE, 0x6000);
+  Exit(EXIT_VMCALL, 3);
+  uint64_t entry[2] = {};
+  ASSERT_TRUE(guest_mem_read(nullptr, 0x6000, entry, sizeof(entry)));
+  EXPECT_EQ(entry[1], 0x9F000U);
+  EXPECT_EQ(regs.ax, 0x534D4150U);
+  EXPECT_EQ(regs.bx, 1U);
+  EXPECT_EQ(Flags() & 1U, 0U);
+}
+
+TEST_F(E820HookTest, UnrealModeBufferInHypervisorMemoryIsRefused) {
+  // The hypervisor's own bytes there, as the hook would have overwritten them.
+  std::memset(&cpu().phys[kHidden], 0xA5, 64);
+  vmcs().Set(VMCS_GUEST_ES_BASE, kHidden);  // a 32-bit base cached from protected mode
+  Exit(EXIT_VMCALL, 3);
+  for (int i = 0; i < 64; i++) {
+    ASSERT_EQ(cpu().phys[kHidden + i], 0xA5) << "byte " << i << " of hypervisor memory written";
+  }
+  EXPECT_EQ(Flags() & 1U, 1U) << "the call fails as a BIOS fails one: CF";
+  EXPECT_EQ((regs.ax >> 8) & 0xFFU, 0x86U);
+  EXPECT_EQ(Rip(), 0xACU + 3) << "the IRET after the VMCALL returns to the caller";
+}
+
+TEST_F(E820HookTest, BufferOnALentPageIsRefused) {
+  LendPage(kLent);
+  vmcs().Set(VMCS_GUEST_ES_BASE, kLent);
+  Exit(EXIT_VMCALL, 3);
+  EXPECT_EQ(Flags() & 1U, 1U);
+}
+
+TEST_F(E820HookTest, IretFrameInHypervisorMemoryGetsGeneralProtection) {
+  vmcs().Set(VMCS_GUEST_ES_BASE, 0x6000);
+  vmcs().Set(VMCS_GUEST_SS_BASE, kHidden);
+  std::memset(&cpu().phys[kHidden], 0xA5, 0x10000);
+  Exit(EXIT_VMCALL, 3);
+  EXPECT_EQ(cpu().phys[kHidden + 0xFF4], 0xA5);
+  EXPECT_EQ(vmcs().Get(VMCS_VM_ENTRY_INTR_INFO), 0x8000030DU) << "#GP, no error code in real mode";
+}
+
+// ---- the hypervisor's UART is its own (item 5) ----
+
+TEST_F(VmexitTest, GuestWritesToTheHypervisorsUartAreDroppedAndCounted) {
+  uint32_t before = guest_io_uart_writes_dropped();
+  regs.ax = 'X';
+  Exit(EXIT_IO, 1, (0x3F8ULL << 16) | 0U /*1 byte, out*/);
+  EXPECT_TRUE(cpu().port_writes.empty()) << "nothing reaches COM1";
+  EXPECT_EQ(guest_io_uart_writes_dropped(), before + 1);
+  EXPECT_EQ(Rip(), kRip + 1);
+  regs.ax = 0;
+  Exit(EXIT_IO, 1, (0x3FDULL << 16) | 8U /*1 byte, in*/);
+  EXPECT_EQ(regs.ax & 0xFFU, 0xFFU) << "no UART there for the guest";
+}
+
+TEST_F(VmexitTest, GuestRepOutsbToTheUartIsDroppedOneElementPerExit) {
+  vmcs().Set(VMCS_GUEST_CR0, 0x31U);  // protected mode, no paging: linear = physical
+  vmcs().Set(VMCS_VM_EXIT_INSTRUCTION_INFO, 1U << 7);  // 32-bit addresses
+  vmcs().Set(VMCS_GUEST_LINEAR_ADDRESS, 0x5000);
+  regs.si = 0x5000;
+  regs.cx = 3;
+  uint32_t before = guest_io_uart_writes_dropped();
+  Exit(EXIT_IO, 2, (0x3F8ULL << 16) | 0x10U | 0x20U /*1 byte, out, string, rep*/);
+  EXPECT_TRUE(cpu().port_writes.empty());
+  EXPECT_EQ(guest_io_uart_writes_dropped(), before + 1);
+  EXPECT_EQ(regs.si, 0x5001U);
+  EXPECT_EQ(regs.cx, 2U);
+  EXPECT_EQ(Rip(), kRip) << "more to do: the OUTS runs (and exits) again";
+}
+
+// ---- guest-triggerable halts become architectural faults (item 6) ----
+
+TEST_F(VmexitTest, MovToCr0FromRspIsEmulated) {
+  vmcs().Set(VMCS_CR0_GUEST_HOST_MASK, 1U << 5);
+  vmcs().Set(VMCS_GUEST_CR0, 0x80000031U);
+  vmcs().Set(VMCS_GUEST_RSP, 0x80000011U);  // the guest clears NE, from RSP
+  Exit(EXIT_CR_ACCESS, 3, /*cr0, mov to, rsp*/ 4U << 8);
+  EXPECT_EQ(vmcs().Get(VMCS_CR0_READ_SHADOW), 0x80000011U);
+  EXPECT_EQ(Rip(), kRip + 3);
+}
+
+TEST_F(VmexitTest, MovToCr4FromRspWithVmxeIsGeneralProtection) {
+  vmcs().Set(VMCS_CR4_GUEST_HOST_MASK, 1U << 13);
+  vmcs().Set(VMCS_GUEST_RSP, 1U << 13);
+  Exit(EXIT_CR_ACCESS, 3, /*cr4, mov to, rsp*/ (4U << 8) | 4U);
+  EXPECT_EQ(vmcs().Get(VMCS_VM_ENTRY_INTR_INFO), 0x80000B0DU);
+}
+
+TEST_F(VmexitTest, Cr0HighBitsAreGeneralProtectionNotAVmcsValue) {
+  vmcs().Set(VMCS_CR0_GUEST_HOST_MASK, 1U << 5);
+  vmcs().Set(VMCS_GUEST_CR0, 0x80000031U);
+  regs.ax = (1ULL << 32) | 0x80000011U;
+  Exit(EXIT_CR_ACCESS, 3, 0);
+  EXPECT_EQ(vmcs().Get(VMCS_VM_ENTRY_INTR_INFO), 0x80000B0DU);
+  EXPECT_EQ(vmcs().Get(VMCS_GUEST_CR0), 0x80000031U) << "unchanged";
+  EXPECT_EQ(Rip(), kRip);
+}
+
+TEST_F(VmexitTest, Cr4ReservedBitsAreGeneralProtection) {
+  vmcs().Set(VMCS_CR4_GUEST_HOST_MASK, 1U << 13);
+  regs.ax = (1U << 13) | (1U << 23);  // a bit CR4_FIXED1 does not allow
+  Exit(EXIT_CR_ACCESS, 3, 4);
+  EXPECT_EQ(vmcs().Get(VMCS_VM_ENTRY_INTR_INFO), 0x80000B0DU);
+  EXPECT_EQ(vmcs().Get(VMCS_GUEST_CR4), 0U);
+}
+
+TEST_F(VmexitTest, XsetbvBreakingTheAvx512GroupRuleIsGeneralProtection) {
+  cpu().cpuid[{0xD, 0}] = {0xE7, 0, 0, 0};  // x87 SSE AVX + the three AVX-512 components
+  vmcs().Set(VMCS_GUEST_CR4, 1U << 18);
+  regs.ax = 0x7 | 0x20;  // opmask without ZMM_Hi256 and Hi16_ZMM
+  Exit(EXIT_XSETBV, 3);
+  EXPECT_EQ(vmcs().Get(VMCS_VM_ENTRY_INTR_INFO), 0x80000B0DU);
+  EXPECT_EQ(Rip(), kRip);
+}
+
+TEST_F(VmexitTest, XsetbvBreakingTheAmxPairRuleIsGeneralProtection) {
+  cpu().cpuid[{0xD, 0}] = {0x60007, 0, 0, 0};
+  vmcs().Set(VMCS_GUEST_CR4, 1U << 18);
+  regs.ax = 0x7 | (1U << 17);  // TILECFG without TILEDATA
+  Exit(EXIT_XSETBV, 3);
+  EXPECT_EQ(vmcs().Get(VMCS_VM_ENTRY_INTR_INFO), 0x80000B0DU);
+}
+
+TEST_F(VmexitTest, FetchFromHypervisorMemoryIsGeneralProtection) {
+  vmcs().Set(VMCS_GUEST_PHYSICAL_ADDRESS, kHidden);
+  Exit(EXIT_EPT_VIOLATION, 0, /*fetch*/ 4);
+  EXPECT_EQ(vmcs().Get(VMCS_VM_ENTRY_INTR_INFO), 0x80000B0DU);
+  EXPECT_EQ(ept_lookup(guest_ept(), kHidden, nullptr, nullptr, nullptr), EPT_NOT_PRESENT);
+}
+
+TEST_F(VmexitTest, WriteToHypervisorMemoryIsGeneralProtectionAndLandsNowhere) {
+  vmcs().Set(VMCS_GUEST_PHYSICAL_ADDRESS, kHidden);
+  Exit(EXIT_EPT_VIOLATION, 0, /*read*/ 1);  // now the zero page is there, read-only
+  vmcs().Set(VMCS_VM_ENTRY_INTR_INFO, 0);
+  Exit(EXIT_EPT_VIOLATION, 0, /*write*/ 2);
+  EXPECT_EQ(vmcs().Get(VMCS_VM_ENTRY_INTR_INFO), 0x80000B0DU);
+  uint32_t prot = 0;
+  ept_lookup(guest_ept(), kHidden, &prot, nullptr, nullptr);
+  EXPECT_EQ(prot, EPT_READ);
+}
+
+TEST_F(VmexitTest, AccessBeyondTheGuestsMemoryIsGeneralProtection) {
+  vmcs().Set(VMCS_GUEST_PHYSICAL_ADDRESS, 1ULL << 40);
+  Exit(EXIT_EPT_VIOLATION, 0, /*write*/ 2);
+  EXPECT_EQ(vmcs().Get(VMCS_VM_ENTRY_INTR_INFO), 0x80000B0DU);
+}
+
+TEST_F(VmexitTest, ApicBaseWritesThatMoveDisableOrX2apicAreGeneralProtection) {
+  cpu().msrs[0x1B] = 0xFEE00900ULL;
+  for (uint64_t value : {0xFEE00D00ULL /*x2APIC*/, 0xFED00900ULL /*moved*/,
+                         0xFEE00100ULL /*disabled*/}) {
+    vmcs().Set(VMCS_VM_ENTRY_INTR_INFO, 0);
+    regs.cx = 0x1B;
+    regs.ax = static_cast<uint32_t>(value);
+    regs.dx = 0;
+    Exit(EXIT_WRMSR, 2);
+    EXPECT_EQ(vmcs().Get(VMCS_VM_ENTRY_INTR_INFO), 0x80000B0DU) << std::hex << value;
+    EXPECT_EQ(cpu().msrs[0x1B], 0xFEE00900ULL);
+  }
+  regs.ax = 0xFEE00900U;  // the same value: harmless, and done
+  vmcs().Set(VMCS_VM_ENTRY_INTR_INFO, 0);
+  Exit(EXIT_WRMSR, 2);
+  EXPECT_EQ(vmcs().Get(VMCS_VM_ENTRY_INTR_INFO), 0U);
+  EXPECT_EQ(Rip(), kRip + 2);
+}
+
+TEST_F(VmexitTest, MtrrWritesAreDroppedSoHostMemoryTypesStay) {
+  cpu().msrs[0x2FF] = 0xC06;
+  regs.cx = 0x2FF;
+  regs.ax = 0x000;  // MTRRs off, default UC: what the hypervisor's accesses would get
+  Exit(EXIT_WRMSR, 2);
+  EXPECT_EQ(cpu().msrs[0x2FF], 0xC06U);
+  EXPECT_EQ(vmcs().Get(VMCS_VM_ENTRY_INTR_INFO), 0U);
+  EXPECT_EQ(Rip(), kRip + 2);
+}
+
+TEST_F(VmexitTest, GetsecIsAnInvalidOpcode) {
+  Exit(EXIT_GETSEC, 3);
+  EXPECT_EQ(vmcs().Get(VMCS_VM_ENTRY_INTR_INFO), 0x80000306U);
+}
+
+TEST_F(VmexitTest, CpuidHidesSmxAndIntelPt) {
+  cpu().cpuid[{1, 0}] = {0x206A7, 0, 1U << 6, 0};
+  cpu().cpuid[{7, 0}] = {0, 1U << 25, 0, 0};
+  regs.ax = 1;
+  Exit(EXIT_CPUID, 2);
+  EXPECT_EQ(regs.cx & (1U << 6), 0U);
+  regs.ax = 7;
+  regs.cx = 0;
+  Exit(EXIT_CPUID, 2);
+  EXPECT_EQ(regs.bx & (1U << 25), 0U);
+}
+
+// ---- events cut short by an exit are delivered again (item 8) ----
+
+TEST_F(VmexitTest, InterruptWhoseDeliveryHitHiddenMemoryIsDeliveredAgain) {
+  vmcs().Set(VMCS_GUEST_PHYSICAL_ADDRESS, kHidden);
+  vmcs().Set(VMCS_IDT_VECTORING_INFO, 0x80000030U);  // external interrupt 0x30
+  Exit(EXIT_EPT_VIOLATION, 0, /*read*/ 1);
+  EXPECT_EQ(vmcs().Get(VMCS_VM_ENTRY_INTR_INFO), 0x80000030U);
+}
+
+TEST_F(VmexitTest, SoftwareInterruptIsRedeliveredWithItsInstructionLength) {
+  vmcs().Set(VMCS_GUEST_PHYSICAL_ADDRESS, kHidden);
+  vmcs().Set(VMCS_IDT_VECTORING_INFO, 0x80000480U);  // INT 0x80
+  Exit(EXIT_EPT_VIOLATION, 2, /*read*/ 1);
+  EXPECT_EQ(vmcs().Get(VMCS_VM_ENTRY_INTR_INFO), 0x80000480U);
+  EXPECT_EQ(vmcs().Get(VMCS_VM_ENTRY_INSTRUCTION_LEN), 2U);
+}
+
+TEST_F(VmexitTest, ExceptionWithErrorCodeIsRedeliveredWithIt) {
+  vmcs().Set(VMCS_GUEST_PHYSICAL_ADDRESS, kHidden);
+  vmcs().Set(VMCS_IDT_VECTORING_INFO, 0x80000B0EU);  // #PF with error code
+  vmcs().Set(VMCS_IDT_VECTORING_ERROR_CODE, 6);
+  Exit(EXIT_EPT_VIOLATION, 0, /*read*/ 1);
+  EXPECT_EQ(vmcs().Get(VMCS_VM_ENTRY_INTR_INFO), 0x80000B0EU);
+  EXPECT_EQ(vmcs().Get(VMCS_VM_ENTRY_EXCEPTION_ERROR_CODE), 6U);
+}
+
+TEST_F(VmexitTest, NmiWhoseDeliveryWasCutShortComesBackUnblocked) {
+  vmcs().Set(VMCS_GUEST_PHYSICAL_ADDRESS, kHidden);
+  vmcs().Set(VMCS_IDT_VECTORING_INFO, 0x80000202U);
+  vmcs().Set(VMCS_GUEST_INTERRUPTIBILITY_INFO, 1U << 3);
+  Exit(EXIT_EPT_VIOLATION, 0, /*read*/ 1);
+  EXPECT_EQ(vmcs().Get(VMCS_VM_ENTRY_INTR_INFO), 0x80000202U);
+  EXPECT_EQ(vmcs().Get(VMCS_GUEST_INTERRUPTIBILITY_INFO) & (1U << 3), 0U);
+}
+
+TEST_F(VmexitTest, FaultDuringDeliveryOfAPageFaultBecomesADoubleFault) {
+  vmcs().Set(VMCS_GUEST_PHYSICAL_ADDRESS, kHidden);
+  vmcs().Set(VMCS_IDT_VECTORING_INFO, 0x80000B0EU);
+  Exit(EXIT_EPT_VIOLATION, 0, /*write*/ 2);  // the #PF's frame lands on hypervisor memory
+  EXPECT_EQ(vmcs().Get(VMCS_VM_ENTRY_INTR_INFO), 0x80000B08U);
+  EXPECT_EQ(vmcs().Get(VMCS_VM_ENTRY_EXCEPTION_ERROR_CODE), 0U);
+}
+
+TEST_F(VmexitTest, IretThatUnblockedNmisAndFaultedGetsTheBlockingBack) {
+  vmcs().Set(VMCS_GUEST_PHYSICAL_ADDRESS, kHidden);
+  Exit(EXIT_EPT_VIOLATION, 0, (1U << 12) | 1U);
+  EXPECT_NE(vmcs().Get(VMCS_GUEST_INTERRUPTIBILITY_INFO) & (1U << 3), 0U);
+}
+
+// ---- power-off is seen whatever the write (item 9) ----
+
+TEST_F(VmexitTest, PowerOffByTheHighByteOfPm1ControlIsSeen) {
+  guest_io_watch_pm1(0xB004);
+  regs.ax = 0x20;  // SLP_EN is bit 5 of the high byte
+  Exit(EXIT_IO, 2, (0xB005ULL << 16) | 0U /*1 byte, out*/);
+  EXPECT_NE(hv().log.find("guest enters ACPI sleep"), std::string::npos) << hv().log;
+  EXPECT_NE(hv().log.find("nmi: cpu=0"), std::string::npos);
+  ASSERT_EQ(cpu().port_writes.size(), 1U);
+  EXPECT_EQ(cpu().port_writes[0], (xhv_fake::PortWrite{0xB005, 0x20, 1}));
+}
+
+TEST_F(VmexitTest, PowerOffByADwordCoveringPm1ControlIsSeen) {
+  guest_io_watch_pm1(0xB004);
+  regs.ax = 0x20000000U;  // bytes B002..B005: SLP_EN in the last one
+  Exit(EXIT_IO, 2, (0xB002ULL << 16) | 3U /*4 bytes, out*/);
+  EXPECT_NE(hv().log.find("guest enters ACPI sleep"), std::string::npos) << hv().log;
+}
+
+TEST_F(VmexitTest, Pm1WriteWithoutSleepEnableIsNoPowerOff) {
+  guest_io_watch_pm1(0xB004);
+  regs.ax = 0x0001;
+  Exit(EXIT_IO, 2, (0xB004ULL << 16) | 1U);
+  EXPECT_EQ(hv().log.find("guest enters ACPI sleep"), std::string::npos);
+}
+
+// ---- injected faults carry RF, as the hardware's do (item 13) ----
+
+TEST_F(VmexitTest, InjectedFaultsSetResumeFlag) {
+  vmcs().Set(VMCS_GUEST_RFLAGS, 0x202);
+  guest_inject_exception(13, true, 0);
+  EXPECT_EQ(vmcs().Get(VMCS_GUEST_RFLAGS), 0x10202U);
+  vmcs().Set(VMCS_GUEST_RFLAGS, 0x202);
+  vmcs().Set(VMCS_VM_ENTRY_INTR_INFO, 0);
+  Exit(EXIT_VMXON, 4);  // #UD
+  EXPECT_EQ(vmcs().Get(VMCS_GUEST_RFLAGS), 0x10202U);
+}
+
+TEST_F(VmexitTest, InjectedTrapsAndAbortsLeaveResumeFlag) {
+  for (uint32_t vector : {1U, 3U, 4U, 8U, 18U}) {
+    vmcs().Set(VMCS_GUEST_RFLAGS, 0x202);
+    vmcs().Set(VMCS_VM_ENTRY_INTR_INFO, 0);
+    guest_inject_exception(vector, vector == 8U, 0);
+    EXPECT_EQ(vmcs().Get(VMCS_GUEST_RFLAGS), 0x202U) << vector;
+  }
+}
+
+TEST_F(VmexitTest, RealModeInjectionPushesNoErrorCode) {
+  vmcs().Set(VMCS_GUEST_CR0, 0x30U);
+  guest_inject_exception(13, true, 0);
+  EXPECT_EQ(vmcs().Get(VMCS_VM_ENTRY_INTR_INFO), 0x8000030DU);
+}
+
+// ---- NMIs counted against the guest's own blocking (item 15) ----
+
+// Virtual-NMI blocking, as the CPU sets it when it delivers an injected NMI
+// and clears it at the guest's IRET.
+void DeliverInjectedNmi() {
+  if (vmcs().Get(VMCS_VM_ENTRY_INTR_INFO) == kNmiInfo) {
+    vmcs().Set(VMCS_VM_ENTRY_INTR_INFO, 0);
+    vmcs().Set(VMCS_GUEST_INTERRUPTIBILITY_INFO, 1U << 3);
+  }
+}
+
+TEST_F(VmexitTest, NmiHandlerThatSendsItselfTenNmisRunsExactlyTwice) {
+  hv().cpu0.launched = true;
+  cpu().nmi_unblock_hook = [] {};
+  int runs = 0;
+  vmcs().Set(VMCS_VM_EXIT_INTR_INFO, kNmiInfo);
+  Exit(EXIT_EXCEPTION_OR_NMI, 0);  // the first NMI
+  for (int round = 0; round < 4; round++) {
+    if (vmcs().Get(VMCS_PROC_BASED_CONTROLS) & VMX_PROC_NMI_WINDOW_EXITING) {
+      if (vmcs().Get(VMCS_GUEST_INTERRUPTIBILITY_INFO) & (1U << 3)) {
+        vmcs().Set(VMCS_GUEST_INTERRUPTIBILITY_INFO, 0);  // the handler IRETs: the window opens
+      }
+      Exit(EXIT_NMI_WINDOW, 0);
+    }
+    if (vmcs().Get(VMCS_VM_ENTRY_INTR_INFO) == kNmiInfo) {
+      DeliverInjectedNmi();
+      runs++;
+      if (runs == 1) {
+        for (int i = 0; i < 10; i++) {  // the handler sends itself ten NMIs
+          vmcs().Set(VMCS_VM_EXIT_INTR_INFO, kNmiInfo);
+          Exit(EXIT_EXCEPTION_OR_NMI, 0);
+        }
+      }
+    }
+  }
+  EXPECT_EQ(runs, 2);
+  EXPECT_EQ(hv().cpu0.guest_nmis_injected, 2U);
+  EXPECT_EQ(hv().cpu0.guest_nmis, 2U);
+  EXPECT_EQ(hv().cpu0.guest_nmis_merged, 9U);
+  EXPECT_EQ(hv().cpu0.guest_nmi_owed, 0U);
+}
+
+TEST_F(VmexitTest, TwoNmisBeforeTheGuestRunsAreBothOwed) {
+  guest_nmi_note(&hv().cpu0);
+  guest_nmi_note(&hv().cpu0);
+  guest_nmi_note(&hv().cpu0);
+  EXPECT_EQ(hv().cpu0.guest_nmi_owed, 2U) << "one delivered, one latched behind it";
+  EXPECT_EQ(hv().cpu0.guest_nmis_merged, 1U);
+}
+
+TEST_F(VmexitTest, OnlyOneNmiIsOwedWhileOneIsQueuedForDelivery) {
+  vmcs().Set(VMCS_VM_ENTRY_INTR_INFO, kNmiInfo);
+  guest_nmi_note(&hv().cpu0);
+  guest_nmi_note(&hv().cpu0);
+  EXPECT_EQ(hv().cpu0.guest_nmi_owed, 1U);
+  EXPECT_EQ(hv().cpu0.guest_nmis_merged, 1U);
 }
 
 using VmexitDeathTest = VmexitTest;

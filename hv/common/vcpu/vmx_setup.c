@@ -1,9 +1,9 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* Machine-wide VMX configuration, per-CPU VMXON/VMCS set-up and VMLAUNCH. */
-#include "xhv/apic_trap.h"
 #include "xhv/cpu_ops.h"
 #include "xhv/ept.h"
 #include "xhv/guest.h"
+#include "xhv/guest_ept.h"
 #include "xhv/heap.h"
 #include "xhv/hypapp.h"
 #include "xhv/log.h"
@@ -42,34 +42,17 @@
 #define PVH_CODE_SELECTOR 0x08U
 #define PVH_DATA_SELECTOR 0x10U
 #define EPT_TOP_MIN (4ULL << 30) /* map all of the 32-bit space: MMIO too */
-#define INVEPT_SINGLE_CONTEXT 1U
 #define INVEPT_ALL_CONTEXTS 2U
 #define INVVPID_ALL_CONTEXTS 2U
-#define MSR_IA32_APIC_BASE 0x1BU
-#define APIC_BASE_MASK 0xFFFFFF000ULL
 
 static struct vmx_caps caps;
 static struct vmx_controls controls;
-static struct ept regular_ept;
-static struct ept_pages ept_pool;
-static uint64_t regular_eptp;
 static uint64_t msr_bitmap_pa;
-/* I/O bitmaps: only the ports whose guest accesses xhv must see (ACPI PM1). */
+/* I/O bitmaps: only the ports whose guest accesses xhv must see (ACPI PM1, COM1). */
 static uint64_t io_bitmap_pa[2];
 static uint8_t *io_bitmap[2];
-static const struct guest_boot *boot;
-static uint64_t blank_page_pa;
-static volatile uint32_t ept_lock; /* ept_map is not reentrant */
 
-static void *ept_alloc(void *ctx, uint64_t *pa) {
-  (void)ctx;
-  return heap_alloc_pages(1, 1, pa);
-}
-
-static void *ept_pa_to_va(void *ctx, uint64_t pa) {
-  (void)ctx;
-  return (void *)(uword_t)pa; /* the hypervisor's identity map */
-}
+const struct vmx_caps *vmx_machine_caps(void) { return &caps; }
 
 void vmx_io_intercept_port(uint16_t port) {
   io_bitmap[port >> 15][(port & 0x7FFFU) >> 3] |= (uint8_t)(1U << (port & 7U));
@@ -77,7 +60,6 @@ void vmx_io_intercept_port(uint16_t port) {
 
 void vmx_machine_init(const struct guest_boot *b) {
   struct cpuid_regs r;
-  boot = b;
   cpu_cpuid(1, 0, &r);
   if ((r.ecx & CPUID_1_ECX_VMX) == 0) {
     xhv_panic("this CPU has no VMX (CPUID.1:ECX[5] = 0): xhv needs Intel VT-x");
@@ -103,24 +85,12 @@ void vmx_machine_init(const struct guest_boot *b) {
 
   struct mtrr_state mtrr;
   mtrr_read(&mtrr);
-  ept_pool.alloc = ept_alloc;
-  ept_pool.pa_to_va = ept_pa_to_va;
-  ept_pool.ctx = 0;
-  if (ept_init(&regular_ept, &ept_pool) != EPT_OK) {
-    xhv_panic("ept: cannot allocate the root table");
-  }
   uint64_t top = (uint64_t)1 << mtrr.phys_addr_bits;
   if (top > EPT_TOP_MIN * 16U) {
     top = EPT_TOP_MIN * 16U; /* 64 GiB is plenty for the guests we boot */
   }
-  if (ept_identity_map(&regular_ept, top, &mtrr) != EPT_OK ||
-      ept_set_prot(&regular_ept, b->hide_base, b->hide_size, 0) != EPT_OK ||
-      (b->second_hide_size &&
-       ept_set_prot(&regular_ept, b->second_hide_base, b->second_hide_size, 0) != EPT_OK)) {
-    xhv_panic("ept: building the guest's identity map failed");
-  }
-  regular_eptp = ept_eptp(&regular_ept);
-  heap_alloc_pages(1, 1, &blank_page_pa);
+  guest_ept_init(top, &mtrr, b->hide_base, b->hide_size, b->second_hide_base,
+                 b->second_hide_size);
   log_printf("ept: identity map of [0, 0x%llx), hypervisor at [0x%llx, 0x%llx) and "
              "[0x%llx, 0x%llx) not present\n",
              (unsigned long long)top, (unsigned long long)b->hide_base,
@@ -133,48 +103,6 @@ void vmx_machine_init(const struct guest_boot *b) {
   io_bitmap[0] = heap_alloc_pages(1, 1, &io_bitmap_pa[0]);
   io_bitmap[1] = heap_alloc_pages(1, 1, &io_bitmap_pa[1]);
 }
-
-static bool in_range(uint64_t gpa, uint64_t base, uint64_t size) {
-  return gpa >= base && gpa - base < size;
-}
-
-bool vmx_hidden_gpa(uint64_t gpa) {
-  return in_range(gpa, boot->hide_base, boot->hide_size) ||
-         in_range(gpa, boot->second_hide_base, boot->second_hide_size);
-}
-
-void vmx_ept_map_page(uint64_t gpa, uint64_t hpa, uint32_t prot, uint8_t memtype) {
-  uint64_t page = gpa & ~(uint64_t)(PAGE_SIZE - 1U);
-  while (__atomic_exchange_n(&ept_lock, 1U, __ATOMIC_ACQUIRE) != 0U) {
-    cpu_pause();
-  }
-  int rc = ept_map(&regular_ept, page, hpa & ~(uint64_t)(PAGE_SIZE - 1U), PAGE_SIZE, prot, memtype);
-  __atomic_store_n(&ept_lock, 0U, __ATOMIC_RELEASE);
-  if (rc != EPT_OK) {
-    xhv_panic("ept: cannot map guest page 0x%llx (error %d)", (unsigned long long)page, rc);
-  }
-  cpu_invept(INVEPT_SINGLE_CONTEXT, regular_eptp);
-}
-
-void vmx_map_blank_page(uint64_t gpa) {
-  vmx_ept_map_page(gpa, blank_page_pa, EPT_READ | EPT_WRITE, MTRR_TYPE_WB);
-}
-
-struct ept *guest_ept(void) { return &regular_ept; }
-
-const struct ept_pages *guest_ept_pages(void) { return &ept_pool; }
-
-uint64_t guest_regular_eptp(void) { return regular_eptp; }
-
-uint64_t guest_blank_page(void) { return blank_page_pa; }
-
-void guest_ept_lock(void) {
-  while (__atomic_exchange_n(&ept_lock, 1U, __ATOMIC_ACQUIRE) != 0U) {
-    cpu_pause();
-  }
-}
-
-void guest_ept_unlock(void) { __atomic_store_n(&ept_lock, 0U, __ATOMIC_RELEASE); }
 
 /* VMXON on this CPU (SDM "Enabling and Entering VMX Operation"). */
 static void vmx_enable(struct cpu *cpu) {
@@ -252,7 +180,7 @@ static void write_controls(void) {
   vmcs_write32(VMCS_VM_ENTRY_MSR_LOAD_COUNT, 0);
   vmcs_write32(VMCS_VM_ENTRY_INTR_INFO, 0);
   vmcs_write16(VMCS_VIRTUAL_PROCESSOR_ID, GUEST_VPID);
-  vmcs_write64(VMCS_EPT_POINTER, regular_eptp);
+  vmcs_write64(VMCS_EPT_POINTER, guest_regular_eptp());
   vmcs_write64(VMCS_MSR_BITMAP, msr_bitmap_pa);
   vmcs_write64(VMCS_IO_BITMAP_A, io_bitmap_pa[0]);
   vmcs_write64(VMCS_IO_BITMAP_B, io_bitmap_pa[1]);
@@ -353,34 +281,24 @@ void vmx_guest_pvh_state(uint32_t entry) {
   vmcs_writenw(VMCS_GUEST_RFLAGS, 0x2U);
 }
 
-void vmx_cpu_launch(struct cpu *cpu) {
+void vmx_cpu_launch(struct cpu *cpu, const struct guest_start *start) {
   vmx_enable(cpu);
   write_controls();
   write_host_state(cpu);
   memset(&cpu->launch_regs, 0, sizeof(cpu->launch_regs));
-  if (cpu->is_bsp && boot->pvh_entry != 0U) {
-    vmx_guest_pvh_state(boot->pvh_entry);
-    cpu->launch_regs.bx = boot->pvh_start_info;
-    apic_trap_init(cpu_rdmsr(MSR_IA32_APIC_BASE) & APIC_BASE_MASK, smp_cpu_count());
+  if (start->pvh) {
+    vmx_guest_pvh_state(start->pvh_entry);
+    cpu->launch_regs.bx = start->pvh_start_info;
     log_printf("vmx: CPU %u (APIC ID %u) entering the guest kernel at its PVH entry 0x%x, "
                "start_info 0x%x\n",
-               cpu->index, cpu->apic_id, boot->pvh_entry, boot->pvh_start_info);
-  } else if (cpu->is_bsp) {
-    /* As a BIOS hands over to a boot sector: CS:IP = 0:7C00, DL = drive. */
-    vmx_guest_reset_state(0, GUEST_BOOT_SECTOR, ACTIVITY_ACTIVE);
-    vmcs_writenw(VMCS_GUEST_RFLAGS, 0x202U);
-    vmcs_writenw(VMCS_GUEST_RSP, 0x7000U);
-    cpu->launch_regs.dx = boot->boot_drive;
-    apic_trap_init(cpu_rdmsr(MSR_IA32_APIC_BASE) & APIC_BASE_MASK, smp_cpu_count());
-    log_printf("vmx: CPU %u (APIC ID %u) entering the guest at 0000:7c00\n", cpu->index,
-               cpu->apic_id);
+               cpu->index, cpu->apic_id, start->pvh_entry, start->pvh_start_info);
   } else {
-    /* An AP waits in the hypervisor until the guest's SIPI reaches it. */
-    log_printf("vmx: CPU %u (APIC ID %u) ready, waiting for the guest's SIPI\n", cpu->index,
-               cpu->apic_id);
-    uint32_t vector = apic_trap_wait_for_sipi(cpu);
-    vmx_guest_reset_state((uint16_t)(vector << 8), 0, ACTIVITY_ACTIVE);
-    log_printf("vmx: CPU %u: guest start-up IPI, vector 0x%02x\n", cpu->index, vector);
+    vmx_guest_reset_state(start->cs, start->ip, ACTIVITY_ACTIVE);
+    vmcs_writenw(VMCS_GUEST_RSP, start->sp);
+    vmcs_writenw(VMCS_GUEST_RFLAGS, start->flags | 0x2U);
+    cpu->launch_regs.dx = start->dl;
+    log_printf("vmx: CPU %u (APIC ID %u) entering the guest at %04x:%04x\n", cpu->index,
+               cpu->apic_id, start->cs, start->ip);
   }
   /* The INVEPT/INVVPID contexts start clean only if we say so. */
   cpu_invept(INVEPT_ALL_CONTEXTS, 0);

@@ -233,10 +233,17 @@ void vmx_wanted_xhv(struct vmx_wanted *want, int host_is_64bit) {
                 /* Without these the guest takes #UD on instructions its CPUID advertises. */
                 .optional =
                     VMX_PROC2_ENABLE_RDTSCP | VMX_PROC2_ENABLE_INVPCID | VMX_PROC2_ENABLE_XSAVES},
+      /*
+       * The guest's DR7 and IA32_DEBUGCTL live in the VMCS: every exit
+       * resets the hardware's to 400H and 0, so without these they would
+       * be lost at each exit, and TrustVisor could not switch them off for
+       * a PAL (the OS's breakpoints and branch records).
+       */
       .exit = {.required = VMX_EXIT_CTL_SAVE_EFER | VMX_EXIT_CTL_LOAD_EFER | VMX_EXIT_CTL_SAVE_PAT |
-                           VMX_EXIT_CTL_LOAD_PAT |
+                           VMX_EXIT_CTL_LOAD_PAT | VMX_EXIT_CTL_SAVE_DEBUG_CONTROLS |
                            (host_is_64bit ? VMX_EXIT_CTL_HOST_ADDR_SPACE_SIZE : 0U)},
-      .entry = {.required = VMX_ENTRY_CTL_LOAD_EFER | VMX_ENTRY_CTL_LOAD_PAT},
+      .entry = {.required = VMX_ENTRY_CTL_LOAD_EFER | VMX_ENTRY_CTL_LOAD_PAT |
+                            VMX_ENTRY_CTL_LOAD_DEBUG_CONTROLS},
       .ept_vpid_required = VMX_EPT_CAP_WALK_4 | VMX_EPT_CAP_WB | VMX_EPT_CAP_INVEPT |
                            VMX_EPT_CAP_INVEPT_ALL_CONTEXT | VMX_VPID_CAP_INVVPID |
                            VMX_VPID_CAP_INVVPID_ALL_CONTEXT,

@@ -171,13 +171,13 @@ TEST_F(VmxCapsTest, SandyBridgeGrantsEverythingXhvRequires) {
   // pin   (0x08 | 0x20) | 0x16                                  = 0x3e
   // proc  (bit 10 | 25 | 28 | 29 | 31 = 0xb2000400) | 0x04006172 = 0xb6006572
   // proc2 EPT 0x02 | VPID 0x20 | UG 0x80 | RDTSCP 0x08 (INVPCID, XSAVES not allowed) = 0xaa
-  // exit  (bit 9 | 18 | 19 | 20 | 21 = 0x3c0200) | 0x36dfb        = 0x3f6ffb
-  // entry (bit 14 | 15 = 0xc000) | 0x11fb                         = 0xd1fb
+  // exit  (bit 2 | 9 | 18 | 19 | 20 | 21 = 0x3c0204) | 0x36dfb    = 0x3f6fff
+  // entry (bit 2 | 14 | 15 = 0xc004) | 0x11fb                     = 0xd1ff
   EXPECT_EQ(c.pin, 0x3eU);
   EXPECT_EQ(c.proc, 0xb6006572U);
   EXPECT_EQ(c.proc2, 0xaaU);
-  EXPECT_EQ(c.exit, 0x3f6ffbU);
-  EXPECT_EQ(c.entry, 0xd1fbU);
+  EXPECT_EQ(c.exit, 0x3f6fffU);
+  EXPECT_EQ(c.entry, 0xd1ffU);
 }
 
 TEST_F(VmxCapsTest, HaswellAlsoGetsInvpcid) {
@@ -188,8 +188,8 @@ TEST_F(VmxCapsTest, HaswellAlsoGetsInvpcid) {
   EXPECT_EQ(c.pin, 0x3eU);
   EXPECT_EQ(c.proc, 0xb6006572U);
   EXPECT_EQ(c.proc2, 0x10aaU);  // + INVPCID (bit 12); XSAVES (bit 20) still not allowed
-  EXPECT_EQ(c.exit, 0x3f6ffbU);
-  EXPECT_EQ(c.entry, 0xd1fbU);
+  EXPECT_EQ(c.exit, 0x3f6fffU);
+  EXPECT_EQ(c.entry, 0xd1ffU);
 }
 
 TEST_F(VmxCapsTest, SkylakeAlsoGetsXsaves) {
@@ -205,7 +205,7 @@ TEST_F(VmxCapsTest, ThirtyTwoBitHostLeavesHostAddressSpaceSizeClear) {
   vmx_wanted want = Xhv(false);
   vmx_controls c;
   ASSERT_EQ(vmx_controls_choose(&caps, &want, &c, nullptr), 0);
-  EXPECT_EQ(c.exit, 0x3f6dfbU);
+  EXPECT_EQ(c.exit, 0x3f6dffU);
   EXPECT_EQ(c.exit & VMX_EXIT_CTL_HOST_ADDR_SPACE_SIZE, 0U);
 }
 

@@ -43,6 +43,19 @@ void cpu_write_cr0(uword_t value);
 void cpu_write_cr3(uword_t value);
 void cpu_write_cr4(uword_t value);
 
+/*
+ * The hypervisor's pointer to physical memory [pa, pa + len): its identity
+ * map of the low 4 GiB, NULL for a range that leaves it. Code that touches
+ * memory by physical address (its own tables, and guest memory through the
+ * checked accessor of xhv/guest_mem.h) goes through here, so host tests can
+ * back it with fake RAM.
+ */
+void *cpu_phys_ptr(uint64_t pa, uint64_t len);
+
+/* CR2 is not part of the VMCS: the guest's is the hardware's, also in the host. */
+uword_t cpu_read_cr2(void);
+void cpu_write_cr2(uword_t value);
+
 void cpu_pause(void);
 /*
  * Ends this CPU's hardware NMI blocking without leaving the current code (an

@@ -14,6 +14,8 @@
 #include "xhv/arch.h"
 #include "xhv/compiler.h"
 #include "xhv/ept.h"
+#include "xhv/gpt.h"
+#include "xhv/mem_io.h"
 #include "xhv/percpu.h"
 
 XHV_BEGIN_DECLS
@@ -49,6 +51,54 @@ uint32_t guest_cpl(void);
 void guest_pdptes(uint64_t pdpte[4]);
 void guest_set_pdptes(const uint64_t pdpte[4]);
 
+/*
+ * The guest's page tables rooted at `cr3` in the paging mode its registers
+ * give now (CR0.PG/WP, CR4.PAE/PSE, EFER.LMA/NXE), read through `io`
+ * (guest_mem_io(NULL) for the guest's own memory); `io` must outlive *g.
+ */
+void guest_gpt(struct gpt_ctx *g, uint64_t cr3, const struct mem_io *io);
+
+/*
+ * Reads or writes the guest's linear range [la, la + len) as the CPU would
+ * for an access of kind `access` (GPT_ACC_WRITE / _USER / _EXEC; 0 is a
+ * supervisor read, as for descriptor tables), through its current page
+ * tables and the checked accessor. On failure nothing is copied, the fault
+ * the guest's CPU would take is injected (#PF with CR2 and error code; #GP
+ * for memory the hypervisor may not touch for it) and false is returned.
+ */
+bool guest_linear_read(uint64_t la, void *buf, uint32_t len, uint32_t access);
+bool guest_linear_write(uint64_t la, const void *buf, uint32_t len, uint32_t access);
+
+/*
+ * The state of the guest context running now that a hypapp which runs
+ * another context on this CPU (a PAL) must hand back exactly: the six
+ * segment registers (selector and hidden part: CPL is SS.DPL), RFLAGS,
+ * CR0, CR4, DR7, IA32_DEBUGCTL and the pending debug exceptions. Not the
+ * GPRs (the hypapp has them), RIP, RSP, CR3 or the EPT view: the hypapp
+ * sets those itself.
+ */
+struct guest_context {
+  uint16_t sel[6];
+  uword_t base[6];
+  uint32_t limit[6];
+  uint32_t ar[6];
+  uword_t rflags, cr0, cr4, dr7, pending_dbg;
+  uint64_t debugctl;
+};
+void guest_context_save(struct guest_context *c);
+void guest_context_restore(const struct guest_context *c);
+
+/*
+ * Makes the running context a sealed one, keeping its segments: RFLAGS
+ * only its fixed bit (no interrupts, no trap flag, IOPL 0, DF 0, AC 0);
+ * the FPU off (CR0.TS and EM: every x87, MMX, SSE, AVX and XSAVE
+ * instruction faults, #NM or #UD, before it reads or writes the previous
+ * context's registers); no protection keys or user-mode RDPMC (CR4.PKE,
+ * PCE); no breakpoints (DR7 = 400H), no branch records or trace
+ * (IA32_DEBUGCTL = 0) and no pending debug exceptions.
+ */
+void guest_context_isolate(void);
+
 /* Exceptions that exit instead of reaching the guest's IDT (bit n = vector n). */
 uint32_t guest_exception_bitmap(void);
 void guest_set_exception_bitmap(uint32_t bitmap);
@@ -60,11 +110,9 @@ void guest_set_exception_bitmap(uint32_t bitmap);
 void guest_nmi_hold(struct cpu *cpu, bool hold);
 
 /*
- * A host pointer to guest-physical [gpa, gpa + len), or NULL if that range
- * is not all ordinary guest memory below 4 GiB (hypervisor memory, beyond
- * the hypervisor's map). The range must not cross a 4 KiB page.
+ * Guest-physical memory is read and written only through the checked
+ * accessor of xhv/guest_mem.h.
  */
-void *guest_phys(uint64_t gpa, uint32_t len);
 
 /* The EPT every CPU's regular guest runs on, and its page source. */
 struct ept *guest_ept(void);
@@ -83,17 +131,34 @@ void guest_set_eptp(uint64_t eptp);
 
 /*
  * After changing the shared EPT while the other CPUs are quiesced: every
- * CPU flushes its EPT-derived translations before it next enters the guest.
+ * CPU, this one included, flushes its EPT-derived translations before it
+ * next enters the guest.
  */
 void guest_ept_changed(void);
 /* The core, before every VM entry: flush if the shared EPT changed since this CPU last did. */
 void guest_ept_sync(struct cpu *cpu);
 
-/* The hypervisor's shared blank page (what hidden memory reads as). */
-uint64_t guest_blank_page(void);
-
-/* Injects a hardware exception at the next VM entry. */
+/*
+ * Injects hardware exception `vector` at the next VM entry as the CPU
+ * would raise it: error code pushed where the vector has one and the guest
+ * is in protected mode (`error`; has_error is kept for readers, the vector
+ * decides), RF set in the pushed RFLAGS for a fault. If the exit interrupted
+ * the delivery of another event, the two combine as the SDM's double-fault
+ * rules say (contributory or #PF then contributory or #PF: #DF; a fault
+ * while delivering #DF: the guest's CPU shuts down); a benign first event
+ * is delivered later or, if it was an instruction's, runs again with it.
+ */
 void guest_inject_exception(uint32_t vector, bool has_error, uint32_t error);
+
+/* #PF at `linear` with `error` (CR2 set as the CPU sets it). */
+void guest_inject_page_fault(uint64_t linear, uint32_t error);
+
+/*
+ * Drops the event whose delivery this exit interrupted (the core re-delivers
+ * it by default, from the IDT-vectoring information): for a hypapp that
+ * ends the context the event belonged to, e.g. a PAL that faulted on INT n.
+ */
+void guest_event_cancel(struct cpu *cpu);
 
 XHV_END_DECLS
 

@@ -8,6 +8,7 @@
 #include "xhv/arch.h"
 #include "xhv/compiler.h"
 #include "xhv/e820.h"
+#include "xhv/percpu.h"
 
 XHV_BEGIN_DECLS
 
@@ -25,10 +26,15 @@ void guest_bios_install_e820(const struct e820_map *map);
 /*
  * Handles a VMCALL exit if it came from the hook stub (real mode, CS base
  * 0x400, IP 0xAC): answers E820 from the edited map, or chains to the
- * BIOS's handler for every other INT 15h function. Returns false when the
- * VMCALL was not the hook's; *advance says whether to skip the VMCALL.
+ * BIOS's handler for every other INT 15h function. Every address involved
+ * (the caller's buffer at ES:DI, the IRET frame at SS:SP, the saved
+ * vector) comes from segment bases the guest chose, unreal mode included:
+ * all go through the checked accessor (xhv/guest_mem.h), with the other
+ * CPUs quiesced. A buffer that is not the guest's RAM gets the call failed
+ * (CF set, AH = 86h) and nothing written. Returns false when the VMCALL was
+ * not the hook's; *advance says whether to skip the VMCALL.
  */
-bool guest_bios_int15(struct cpu_regs *regs, bool *advance);
+bool guest_bios_int15(struct cpu *cpu, struct cpu_regs *regs, bool *advance);
 
 XHV_END_DECLS
 

@@ -31,7 +31,7 @@ struct cpu {
   uint32_t quiesced;  /* parked by, or running, a quiesce (xhv/quiesce.h) */
   uint32_t in_exit;   /* an exit handler owns the VMCS (xhv/guest_nmi.h) */
   bool launched;      /* this CPU's guest has been entered */
-  uint32_t guest_nmi_owed;     /* NMIs the guest has yet to get (<= 2) */
+  uint32_t guest_nmi_owed;     /* NMIs the guest has yet to get (xhv/guest_nmi.h) */
   uint32_t guest_nmis;         /* NMIs classified as the guest's and owed */
   uint32_t guest_nmis_merged;  /* ... merged, as the hardware merges them */
   uint32_t guest_nmis_injected; /* NMIs injected into the guest */

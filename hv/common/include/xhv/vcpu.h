@@ -8,6 +8,7 @@
 
 #include "xhv/compiler.h"
 #include "xhv/percpu.h"
+#include "xhv/vmx_caps.h"
 
 XHV_BEGIN_DECLS
 
@@ -21,27 +22,38 @@ struct guest_boot {
   uint64_t hide_size;
   uint64_t second_hide_base;
   uint64_t second_hide_size;
-  /* Direct boot (PVH): the kernel's 32-bit entry and its start_info; 0 for the MBR chain. */
-  uint32_t pvh_entry;
-  uint32_t pvh_start_info;
 };
 
 /*
  * BSP, once, before any CPU enters VMX: checks and reports the VMX
  * capabilities (panics naming the first missing feature), chooses the
- * controls, builds the EPT shared by all CPUs (identity map, MTRR memory
- * types, the hypervisor's ranges not present) and the MSR/I/O bitmaps.
+ * controls, builds the EPT shared by all CPUs (xhv/guest_ept.h) and the
+ * MSR/I/O bitmaps.
  */
 void vmx_machine_init(const struct guest_boot *boot);
 
+/* The VMX capabilities vmx_machine_init read (CR0/CR4 fixed bits for the exit handlers). */
+const struct vmx_caps *vmx_machine_caps(void);
+
+/* Where a CPU's guest starts. */
+struct guest_start {
+  bool pvh;            /* at a kernel's PVH entry, else in real mode as after INIT */
+  uint16_t cs;         /* real mode: CS selector (base cs << 4), IP, SP, RFLAGS, DL */
+  uint16_t ip;
+  uint16_t sp;
+  uint16_t flags;      /* bit 1 is always set */
+  uint8_t dl;          /* the BIOS drive a boot sector is handed (the BSP), else 0 */
+  uint32_t pvh_entry;  /* PVH: 32-bit protected mode at pvh_entry, EBX = pvh_start_info */
+  uint32_t pvh_start_info;
+};
+
 /*
- * Every CPU: VMXON, a fresh VMCS with host state and the initial guest
- * state, then VMLAUNCH. The BSP's guest starts in real mode at 0x7C00 with
- * the MBR loaded and DL = the boot drive, or, for a direct boot, at the
- * kernel's PVH entry with EBX = start_info; an AP's guest waits for SIPI.
- * Never returns.
+ * Every CPU: VMXON, a fresh VMCS with host state and the guest at `start`,
+ * the hypapp's per-CPU init, then VMLAUNCH. Never returns. (The BSP's guest
+ * starts at the boot sector or the PVH entry; an AP's once the guest's
+ * start-up IPI names its vector, xhv/apic_trap.h.)
  */
-XHV_NORETURN void vmx_cpu_launch(struct cpu *cpu);
+XHV_NORETURN void vmx_cpu_launch(struct cpu *cpu, const struct guest_start *start);
 
 /*
  * Loads the current VMCS with the state a CPU has after INIT, as a guest in
@@ -58,23 +70,6 @@ void vmx_guest_pvh_state(uint32_t entry);
 
 /* Makes guest accesses to `port` exit (I/O bitmaps). BSP, before launch. */
 void vmx_io_intercept_port(uint16_t port);
-
-/* True if `gpa` is hypervisor memory hidden from the guest. */
-bool vmx_hidden_gpa(uint64_t gpa);
-
-/*
- * Backs the 4 KiB guest page at `gpa` with one blank page (shared, RW, no
- * execute): a guest that touches hypervisor memory reads zeros or its own
- * earlier writes there, never the hypervisor's bytes.
- */
-void vmx_map_blank_page(uint64_t gpa);
-
-/*
- * Maps the guest page `gpa` to `hpa` with `prot` (EPT_READ/WRITE/EXEC, 0 =
- * not present) and `memtype`, then flushes this CPU's EPT translations.
- * Other CPUs running the guest keep stale translations until they flush.
- */
-void vmx_ept_map_page(uint64_t gpa, uint64_t hpa, uint32_t prot, uint8_t memtype);
 
 /* Called by the exit stub when VMRESUME fails; never returns. */
 XHV_NORETURN void vmx_vmresume_failed(int code);

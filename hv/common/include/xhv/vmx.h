@@ -96,14 +96,24 @@ struct vmexit_info {
   uint32_t reason;        /* basic exit reason */
   uword_t qualification;  /* read on demand: see vmexit_qualification() */
   bool have_qualification;
+  /*
+   * IDT-vectoring information, read for the exits that can happen while an
+   * event is delivered (VMEXIT_DURING_DELIVERY); 0 otherwise. The
+   * dispatcher has queued that event again before the handler runs.
+   */
+  uint32_t vectoring;
 };
 
 typedef enum vmexit_action (*vmexit_handler_fn)(struct cpu *cpu, struct cpu_regs *regs,
                                                 struct vmexit_info *exit);
 
+/* The exit can interrupt the delivery of an event, which must then be delivered again. */
+#define VMEXIT_DURING_DELIVERY 1U
+
 struct vmexit_entry {
   vmexit_handler_fn handler;
   const char *name;
+  uint32_t flags;
 };
 
 /* The const dispatch table, indexed by basic exit reason (exposed for tests). */
@@ -114,6 +124,9 @@ uword_t vmexit_qualification(struct vmexit_info *exit);
 
 /* Called by the VM-exit stub with the guest's GPRs; returns to VMRESUME. */
 void vmexit_dispatch(struct cpu_regs *regs);
+
+/* The power-off summary: exits per CPU and reason, NMI figures, quiesce rounds, dropped UART writes. */
+void vmexit_print_summary(void);
 
 /* Per-arch stubs (vmx_stubs.S). */
 /* Loads the guest GPRs from `regs` and executes VMLAUNCH; returns only on failure. */

@@ -213,8 +213,9 @@ int vmx_controls_choose(const struct vmx_caps *caps, const struct vmx_wanted *wa
 /*
  * What xhv needs to run an unrestricted Linux guest: NMI exiting + virtual
  * NMIs, I/O and MSR bitmaps, EPT (4-level, write-back, INVEPT all-context),
- * VPID (INVVPID all-context), unrestricted guest, EFER and PAT switched on
- * entry and exit, and the 64-bit host address-space size when
+ * VPID (INVVPID all-context), unrestricted guest, EFER, PAT and the debug
+ * controls (DR7, IA32_DEBUGCTL) switched on entry and exit, and the 64-bit
+ * host address-space size when
  * host_is_64bit; RDTSCP, INVPCID and XSAVES for the guest when available.
  */
 void vmx_wanted_xhv(struct vmx_wanted *want, int host_is_64bit);

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
 // Guest page tables: walks of hand-built tables and of tables gpt builds, in every paging mode.
-#include "hypapps/trustvisor/gpt.h"
+#include "xhv/gpt.h"
 
 #include <cstdint>
 #include <cstdio>
@@ -10,11 +10,11 @@
 #include <string>
 
 #include "gtest/gtest.h"
-#include "hypapps/trustvisor/fake_guest_mem.h"
+#include "testing/fakes/fake_guest_mem.h"
 
 namespace {
 
-using tv_fake::PhysMem;
+using xhv_fake::PhysMem;
 
 constexpr uint64_t k4K = 0x1000;
 constexpr uint64_t k2M = 0x200000;
@@ -312,7 +312,7 @@ TEST_P(GptEveryMode, CopiesFollowPagesToScatteredFrames) {
 TEST_P(GptEveryMode, VirtualAccessorChecksTheGivenRights) {
   ASSERT_EQ(g_->Map(kGva, kRamBase, GPT_MAP_USER), GPT_OK);  // read-only
   gpt_virt user{&g_->ctx_, GPT_ACC_USER};
-  const tv_mem m = gpt_virt_mem(&user);
+  const mem_io m = gpt_virt_mem(&user);
   uint32_t v = 0x11223344;
   EXPECT_FALSE(m.write(m.ctx, kGva, &v, sizeof(v)));
   g_->phys_.Write32(kRamBase + 8, 0xCAFEF00D);

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* One accessor shape for every memory the TrustVisor logic reads or writes. */
-#ifndef HYPAPPS_TRUSTVISOR_TV_MEM_H
-#define HYPAPPS_TRUSTVISOR_TV_MEM_H
+/* One accessor shape for memory the pure libraries read or write (guest page tables, PAL calls). */
+#ifndef XHV_MEM_IO_H
+#define XHV_MEM_IO_H
 
 #include <stdbool.h>
 #include <stdint.h>
@@ -16,7 +16,7 @@ XHV_BEGIN_DECLS
  * user's: guest-physical for gpt's tables, guest-virtual through some page
  * tables for marshal. The library never holds on to buf after a call.
  */
-struct tv_mem {
+struct mem_io {
   bool (*read)(void *ctx, uint64_t addr, void *buf, uint32_t len);
   bool (*write)(void *ctx, uint64_t addr, const void *buf, uint32_t len);
   void *ctx;
@@ -24,4 +24,4 @@ struct tv_mem {
 
 XHV_END_DECLS
 
-#endif /* HYPAPPS_TRUSTVISOR_TV_MEM_H */
+#endif /* XHV_MEM_IO_H */

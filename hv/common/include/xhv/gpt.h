@@ -1,12 +1,12 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* Guest page tables: walk them the way the CPU does, and build 4 KiB mappings in them. */
-#ifndef HYPAPPS_TRUSTVISOR_GPT_H
-#define HYPAPPS_TRUSTVISOR_GPT_H
+#ifndef XHV_GPT_H
+#define XHV_GPT_H
 
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "hypapps/trustvisor/tv_mem.h"
+#include "xhv/mem_io.h"
 #include "xhv/compiler.h"
 
 XHV_BEGIN_DECLS
@@ -62,7 +62,7 @@ struct gpt_ctx {
   bool nxe;                 /* EFER.NXE; without it XD is a reserved bit (PAE, LONG4) */
   bool wp;                  /* CR0.WP: supervisor writes honour R/W */
   uint8_t maxphyaddr;       /* CPUID 0x80000008 EAX[7:0]; 0 means 52 */
-  const struct tv_mem *mem; /* guest-physical memory holding the tables */
+  const struct mem_io *mem; /* guest-physical memory holding the tables */
 };
 
 /*
@@ -108,12 +108,12 @@ enum gpt_status gpt_read_virt(const struct gpt_ctx *ctx, uint64_t gva, void *buf
 enum gpt_status gpt_write_virt(const struct gpt_ctx *ctx, uint64_t gva, const void *buf,
                                uint32_t len, uint32_t access);
 
-/* A tv_mem over guest-virtual addresses; gpt_virt_mem keeps v by reference. */
+/* A mem_io over guest-virtual addresses; gpt_virt_mem keeps v by reference. */
 struct gpt_virt {
   const struct gpt_ctx *gpt;
   uint32_t access;
 };
-struct tv_mem gpt_virt_mem(const struct gpt_virt *v);
+struct mem_io gpt_virt_mem(const struct gpt_virt *v);
 
 /* ---- building (the PAL's private tables) ---- */
 
@@ -165,4 +165,4 @@ uint32_t gpt_leaf_map_flags(const struct gpt_leaf *leaf);
 
 XHV_END_DECLS
 
-#endif /* HYPAPPS_TRUSTVISOR_GPT_H */
+#endif /* XHV_GPT_H */

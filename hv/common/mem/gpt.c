@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* Guest page-table walker and 4 KiB builder for the 32-bit, PAE and 4-level paging modes. */
-#include "hypapps/trustvisor/gpt.h"
+#include "xhv/gpt.h"
 
 #include <stddef.h>
 
@@ -390,11 +390,11 @@ static bool virt_write(void *ctx, uint64_t gva, const void *buf, uint32_t len) {
   return gpt_write_virt(v->gpt, gva, buf, len, v->access) == GPT_OK;
 }
 
-struct tv_mem gpt_virt_mem(const struct gpt_virt *v) {
-  struct tv_mem m;
+struct mem_io gpt_virt_mem(const struct gpt_virt *v) {
+  struct mem_io m;
   m.read = virt_read;
   m.write = virt_write;
-  /* The accessors only read *v; tv_mem's ctx is non-const for other users. */
+  /* The accessors only read *v; mem_io's ctx is non-const for other users. */
   m.ctx = (void *)(uintptr_t)v;
   return m;
 }

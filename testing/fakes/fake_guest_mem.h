@@ -1,16 +1,16 @@
 // SPDX-License-Identifier: Apache-2.0
 // Test doubles for guest memory: flat guest-physical RAM with a page pool, sparse virtual pages.
-#ifndef HYPAPPS_TRUSTVISOR_FAKE_GUEST_MEM_H
-#define HYPAPPS_TRUSTVISOR_FAKE_GUEST_MEM_H
+#ifndef XHV_TESTING_FAKES_FAKE_GUEST_MEM_H
+#define XHV_TESTING_FAKES_FAKE_GUEST_MEM_H
 
 #include <cstdint>
 #include <cstring>
 #include <map>
 #include <vector>
 
-#include "hypapps/trustvisor/tv_mem.h"
+#include "xhv/mem_io.h"
 
-namespace tv_fake {
+namespace xhv_fake {
 
 constexpr uint64_t kPage = 0x1000;
 
@@ -27,7 +27,7 @@ class PhysMem {
   PhysMem(const PhysMem &) = delete;
   PhysMem &operator=(const PhysMem &) = delete;
 
-  const tv_mem *mem() const { return &mem_; }
+  const mem_io *mem() const { return &mem_; }
   uint64_t base() const { return base_; }
   uint64_t end() const { return base_ + ram_.size(); }
   void set_broken(bool b) { broken_ = b; }
@@ -85,7 +85,7 @@ class PhysMem {
   size_t allocated_ = 0;
   size_t limit_ = SIZE_MAX;
   bool broken_ = false;
-  tv_mem mem_;
+  mem_io mem_;
 };
 
 // A guest-virtual address space made of separately mapped 4 KiB pages,
@@ -101,7 +101,7 @@ class VirtMem {
   VirtMem(const VirtMem &) = delete;
   VirtMem &operator=(const VirtMem &) = delete;
 
-  const tv_mem *mem() const { return &mem_; }
+  const mem_io *mem() const { return &mem_; }
 
   // Maps every page touching [gva, gva + len): new pages zero-filled,
   // pages already mapped keep their bytes and take the new writability.
@@ -169,9 +169,9 @@ class VirtMem {
   }
 
   std::map<uint64_t, Page> pages_;
-  tv_mem mem_;
+  mem_io mem_;
 };
 
-}  // namespace tv_fake
+}  // namespace xhv_fake
 
-#endif  // HYPAPPS_TRUSTVISOR_FAKE_GUEST_MEM_H
+#endif  // XHV_TESTING_FAKES_FAKE_GUEST_MEM_H

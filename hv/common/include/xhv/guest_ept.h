@@ -1,0 +1,42 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* The core's side of the regular guest's EPT: building it, hiding the hypervisor, single-page edits. */
+#ifndef XHV_GUEST_EPT_H
+#define XHV_GUEST_EPT_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "xhv/compiler.h"
+#include "xhv/mtrr.h"
+
+XHV_BEGIN_DECLS
+
+/*
+ * BSP, once, before any CPU enters VMX: the regular EPT maps [0, top) to
+ * itself with the MTRRs' memory types, except the two hypervisor ranges,
+ * which are not present. Hypapps see the result through xhv/guest.h.
+ */
+void guest_ept_init(uint64_t top, const struct mtrr_state *mtrr, uint64_t hide_base,
+                    uint64_t hide_size, uint64_t second_base, uint64_t second_size);
+
+/* True if `gpa` is hypervisor memory hidden from the guest. */
+bool guest_hidden_gpa(uint64_t gpa);
+
+/*
+ * Maps the regular guest's 4 KiB page at `gpa` to `hpa` with `prot`
+ * (EPT_READ/WRITE/EXEC, 0 = not present) and `memtype`, under the EPT lock;
+ * every CPU flushes before it next enters the guest (guest_ept_changed).
+ * Safe before VMX is on: nothing is flushed until then.
+ */
+void guest_ept_map_page(uint64_t gpa, uint64_t hpa, uint32_t prot, uint8_t memtype);
+
+/*
+ * Shows the hidden page at `gpa` as the core's zero page, read-only: reads
+ * of hypervisor memory see zeros without exiting again; writes and fetches
+ * still exit (and get #GP). No view ever maps that page writable.
+ */
+void guest_ept_show_hidden_as_zero(uint64_t gpa);
+
+XHV_END_DECLS
+
+#endif /* XHV_GUEST_EPT_H */
