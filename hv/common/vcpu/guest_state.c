@@ -104,21 +104,9 @@ void guest_nmi_hold(struct cpu *cpu, bool hold) {
   }
 }
 
-static const enum vmcs_field context_segs[6][4] = {
-    {VMCS_GUEST_ES_SELECTOR, VMCS_GUEST_ES_BASE, VMCS_GUEST_ES_LIMIT, VMCS_GUEST_ES_ACCESS_RIGHTS},
-    {VMCS_GUEST_CS_SELECTOR, VMCS_GUEST_CS_BASE, VMCS_GUEST_CS_LIMIT, VMCS_GUEST_CS_ACCESS_RIGHTS},
-    {VMCS_GUEST_SS_SELECTOR, VMCS_GUEST_SS_BASE, VMCS_GUEST_SS_LIMIT, VMCS_GUEST_SS_ACCESS_RIGHTS},
-    {VMCS_GUEST_DS_SELECTOR, VMCS_GUEST_DS_BASE, VMCS_GUEST_DS_LIMIT, VMCS_GUEST_DS_ACCESS_RIGHTS},
-    {VMCS_GUEST_FS_SELECTOR, VMCS_GUEST_FS_BASE, VMCS_GUEST_FS_LIMIT, VMCS_GUEST_FS_ACCESS_RIGHTS},
-    {VMCS_GUEST_GS_SELECTOR, VMCS_GUEST_GS_BASE, VMCS_GUEST_GS_LIMIT, VMCS_GUEST_GS_ACCESS_RIGHTS},
-};
-
 void guest_context_save(struct guest_context *c) {
-  for (uint32_t i = 0; i < 6U; i++) {
-    c->sel[i] = vmcs_read16(context_segs[i][0]);
-    c->base[i] = vmcs_readnw(context_segs[i][1]);
-    c->limit[i] = vmcs_read32(context_segs[i][2]);
-    c->ar[i] = vmcs_read32(context_segs[i][3]);
+  for (uint32_t i = 0; i < VMCS_SEG_LDTR; i++) {
+    vmcs_read_guest_segment((enum vmcs_seg)i, &c->seg[i]);
   }
   c->rflags = vmcs_readnw(VMCS_GUEST_RFLAGS);
   c->cr0 = vmcs_readnw(VMCS_GUEST_CR0);
@@ -129,11 +117,8 @@ void guest_context_save(struct guest_context *c) {
 }
 
 void guest_context_restore(const struct guest_context *c) {
-  for (uint32_t i = 0; i < 6U; i++) {
-    vmcs_write16(context_segs[i][0], c->sel[i]);
-    vmcs_writenw(context_segs[i][1], c->base[i]);
-    vmcs_write32(context_segs[i][2], c->limit[i]);
-    vmcs_write32(context_segs[i][3], c->ar[i]);
+  for (uint32_t i = 0; i < VMCS_SEG_LDTR; i++) {
+    vmcs_write_guest_segment((enum vmcs_seg)i, &c->seg[i]);
   }
   vmcs_writenw(VMCS_GUEST_RFLAGS, c->rflags);
   vmcs_writenw(VMCS_GUEST_CR0, c->cr0);

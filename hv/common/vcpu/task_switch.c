@@ -87,28 +87,6 @@ struct tss32 {
 } XHV_PACKED;
 XHV_STATIC_ASSERT(sizeof(struct tss32) == TSS_BYTES, "32-bit TSS layout");
 
-enum seg_index { SEG_ES, SEG_CS, SEG_SS, SEG_DS, SEG_FS, SEG_GS, SEG_LDTR, SEG_TR, SEG_COUNT };
-
-static const enum vmcs_field seg_fields[SEG_COUNT][4] = {
-    {VMCS_GUEST_ES_SELECTOR, VMCS_GUEST_ES_BASE, VMCS_GUEST_ES_LIMIT, VMCS_GUEST_ES_ACCESS_RIGHTS},
-    {VMCS_GUEST_CS_SELECTOR, VMCS_GUEST_CS_BASE, VMCS_GUEST_CS_LIMIT, VMCS_GUEST_CS_ACCESS_RIGHTS},
-    {VMCS_GUEST_SS_SELECTOR, VMCS_GUEST_SS_BASE, VMCS_GUEST_SS_LIMIT, VMCS_GUEST_SS_ACCESS_RIGHTS},
-    {VMCS_GUEST_DS_SELECTOR, VMCS_GUEST_DS_BASE, VMCS_GUEST_DS_LIMIT, VMCS_GUEST_DS_ACCESS_RIGHTS},
-    {VMCS_GUEST_FS_SELECTOR, VMCS_GUEST_FS_BASE, VMCS_GUEST_FS_LIMIT, VMCS_GUEST_FS_ACCESS_RIGHTS},
-    {VMCS_GUEST_GS_SELECTOR, VMCS_GUEST_GS_BASE, VMCS_GUEST_GS_LIMIT, VMCS_GUEST_GS_ACCESS_RIGHTS},
-    {VMCS_GUEST_LDTR_SELECTOR, VMCS_GUEST_LDTR_BASE, VMCS_GUEST_LDTR_LIMIT,
-     VMCS_GUEST_LDTR_ACCESS_RIGHTS},
-    {VMCS_GUEST_TR_SELECTOR, VMCS_GUEST_TR_BASE, VMCS_GUEST_TR_LIMIT, VMCS_GUEST_TR_ACCESS_RIGHTS},
-};
-
-/* A segment register as the VMCS holds it. */
-struct seg {
-  uint16_t sel;
-  uint32_t base;
-  uint32_t limit;
-  uint32_t ar;
-};
-
 /* How one step ended: done, a fault to raise, or a fault the memory access already injected. */
 enum step { STEP_OK, STEP_FAULT, STEP_INJECTED };
 
@@ -116,7 +94,7 @@ struct switch_ctx {
   uint32_t vector, error; /* the fault of a STEP_FAULT */
   uint32_t ext;           /* EXT bit of selector error codes: an external event switched */
   uint32_t cpl;           /* the new task's */
-  struct seg ldt;         /* the new task's LDT, for TI = 1 selectors */
+  struct vmcs_segment ldt; /* the new task's LDT, for TI = 1 selectors */
   uint32_t gdt_base, gdt_limit;
 };
 
@@ -126,15 +104,8 @@ static enum step fault(struct switch_ctx *c, uint32_t vector, uint16_t sel) {
   return STEP_FAULT;
 }
 
-static void seg_write(enum seg_index i, const struct seg *s) {
-  vmcs_write16(seg_fields[i][0], s->sel);
-  vmcs_writenw(seg_fields[i][1], s->base);
-  vmcs_write32(seg_fields[i][2], s->limit);
-  vmcs_write32(seg_fields[i][3], s->ar);
-}
-
-static struct seg seg_of_desc(uint16_t sel, uint32_t lo, uint32_t hi) {
-  struct seg s;
+static struct vmcs_segment seg_of_desc(uint16_t sel, uint32_t lo, uint32_t hi) {
+  struct vmcs_segment s;
   s.sel = sel;
   s.base = (lo >> 16) | ((hi & 0xFFU) << 16) | (hi & 0xFF000000U);
   s.limit = (lo & 0xFFFFU) | (hi & 0x000F0000U);
@@ -197,8 +168,8 @@ static enum step mark_accessed(const struct switch_ctx *c, uint16_t sel, uint32_
 }
 
 /* CS and SS of the new task (SDM table "Exception Conditions Checked During a Task Switch"). */
-static enum step load_cs_ss(struct switch_ctx *c, uint16_t cs, uint16_t ss, struct seg *cs_out,
-                            struct seg *ss_out) {
+static enum step load_cs_ss(struct switch_ctx *c, uint16_t cs, uint16_t ss,
+                            struct vmcs_segment *cs_out, struct vmcs_segment *ss_out) {
   uint32_t lo, hi;
   bool beyond;
   enum step st;
@@ -241,7 +212,7 @@ static enum step load_cs_ss(struct switch_ctx *c, uint16_t cs, uint16_t ss, stru
 }
 
 /* DS, ES, FS or GS of the new task: a null selector leaves the register unusable. */
-static enum step load_data(struct switch_ctx *c, uint16_t sel, struct seg *out) {
+static enum step load_data(struct switch_ctx *c, uint16_t sel, struct vmcs_segment *out) {
   if (SEL_NULL(sel)) {
     out->sel = sel;
     out->base = 0;
@@ -278,7 +249,7 @@ static enum step load_ldt(struct switch_ctx *c, uint16_t sel) {
   c->ldt.limit = 0;
   c->ldt.ar = AR_UNUSABLE;
   if (SEL_NULL(sel)) {
-    seg_write(SEG_LDTR, &c->ldt);
+    vmcs_write_guest_segment(VMCS_SEG_LDTR, &c->ldt);
     return STEP_OK;
   }
   if (sel & SEL_TI) {
@@ -294,7 +265,7 @@ static enum step load_ldt(struct switch_ctx *c, uint16_t sel) {
     return fault(c, VECTOR_TS, sel);
   }
   c->ldt = seg_of_desc(sel, lo, hi);
-  seg_write(SEG_LDTR, &c->ldt);
+  vmcs_write_guest_segment(VMCS_SEG_LDTR, &c->ldt);
   return STEP_OK;
 }
 
@@ -342,15 +313,15 @@ static enum step load_new_task(struct switch_ctx *c, struct cpu_regs *regs, cons
   regs->bp = t->ebp;
   regs->si = t->esi;
   regs->di = t->edi;
-  const uint16_t sels[SEG_LDTR] = {t->es, t->cs, t->ss, t->ds, t->fs, t->gs};
+  const uint16_t sels[VMCS_SEG_LDTR] = {t->es, t->cs, t->ss, t->ds, t->fs, t->gs};
   if (eflags & RFLAGS_VM) {
     /* Into virtual-8086 mode: real-mode-style segments, CPL 3, and the LDT still loaded. */
     if ((st = load_ldt(c, t->ldt)) != STEP_OK) {
       return st;
     }
-    for (uint32_t i = 0; i < SEG_LDTR; i++) {
-      struct seg s = {sels[i], (uint32_t)sels[i] << 4, 0xFFFFU, AR_V86};
-      seg_write((enum seg_index)i, &s);
+    for (uint32_t i = 0; i < VMCS_SEG_LDTR; i++) {
+      struct vmcs_segment s = {sels[i], (uint32_t)sels[i] << 4, 0xFFFFU, AR_V86};
+      vmcs_write_guest_segment((enum vmcs_seg)i, &s);
     }
     return STEP_OK;
   }
@@ -362,19 +333,19 @@ static enum step load_new_task(struct switch_ctx *c, struct cpu_regs *regs, cons
    * CS and SS together: the VMCS must always hold a pair VM entry accepts
    * (CS.DPL against SS.DPL), so a bad one of them leaves both as they were.
    */
-  struct seg cs, ss;
+  struct vmcs_segment cs, ss;
   if ((st = load_cs_ss(c, t->cs, t->ss, &cs, &ss)) != STEP_OK) {
     return st;
   }
-  seg_write(SEG_CS, &cs);
-  seg_write(SEG_SS, &ss);
-  static const enum seg_index data[4] = {SEG_DS, SEG_ES, SEG_FS, SEG_GS};
+  vmcs_write_guest_segment(VMCS_SEG_CS, &cs);
+  vmcs_write_guest_segment(VMCS_SEG_SS, &ss);
+  static const enum vmcs_seg data[4] = {VMCS_SEG_DS, VMCS_SEG_ES, VMCS_SEG_FS, VMCS_SEG_GS};
   for (uint32_t i = 0; i < 4U; i++) {
-    struct seg s;
+    struct vmcs_segment s;
     if ((st = load_data(c, sels[data[i]], &s)) != STEP_OK) {
       return st;
     }
-    seg_write(data[i], &s);
+    vmcs_write_guest_segment(data[i], &s);
   }
   return STEP_OK;
 }
@@ -420,7 +391,7 @@ static enum step do_switch(struct switch_ctx *c, struct cpu_regs *regs, uint16_t
   if (!DESC_P(hi)) {
     return fault(c, VECTOR_NP, sel);
   }
-  struct seg new_tr = seg_of_desc(sel, lo, hi);
+  struct vmcs_segment new_tr = seg_of_desc(sel, lo, hi);
   if (new_tr.limit < TSS32_MIN_LIMIT) {
     return fault(c, VECTOR_TS, sel);
   }
@@ -482,7 +453,7 @@ static enum step do_switch(struct switch_ctx *c, struct cpu_regs *regs, uint16_t
   /* Committed: the new task is current from here on, whatever faults next. */
   *committed = true;
   new_tr.ar = (new_tr.ar & ~0xFU) | TYPE_TSS32_BUSY;
-  seg_write(SEG_TR, &new_tr);
+  vmcs_write_guest_segment(VMCS_SEG_TR, &new_tr);
   vmcs_writenw(VMCS_GUEST_CR0, vmcs_readnw(VMCS_GUEST_CR0) | CR0_TS);
   vmcs_writenw(VMCS_GUEST_DR7, vmcs_readnw(VMCS_GUEST_DR7) & ~(uword_t)DR7_LOCAL_ENABLES);
   uint32_t intr = vmcs_read32(VMCS_GUEST_INTERRUPTIBILITY_INFO);

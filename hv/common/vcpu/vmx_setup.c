@@ -194,13 +194,11 @@ static void write_controls(void) {
   vmcs_writenw(VMCS_CR4_GUEST_HOST_MASK, (uword_t)caps.cr4_fixed0);
 }
 
-static void write_segment(enum vmcs_field sel, enum vmcs_field base, enum vmcs_field limit,
-                          enum vmcs_field ar, uint16_t sel_value, uword_t base_value,
-                          uint32_t limit_value, uint32_t ar_value) {
-  vmcs_write16(sel, sel_value);
-  vmcs_writenw(base, base_value);
-  vmcs_write32(limit, limit_value);
-  vmcs_write32(ar, ar_value);
+/* Loads `seg` with a selector and its hidden part. */
+static void write_segment(enum vmcs_seg seg, uint16_t sel, uword_t base, uint32_t limit,
+                          uint32_t ar) {
+  const struct vmcs_segment s = {sel, base, limit, ar};
+  vmcs_write_guest_segment(seg, &s);
 }
 
 /*
@@ -217,23 +215,13 @@ void vmx_guest_reset_state(uint16_t cs, uword_t ip, uint32_t activity) {
   vmcs_writenw(VMCS_CR4_READ_SHADOW, 0);
   vmcs_writenw(VMCS_GUEST_CR4, (uword_t)caps.cr4_fixed0);
   vmcs_writenw(VMCS_GUEST_CR3, 0);
-  write_segment(VMCS_GUEST_CS_SELECTOR, VMCS_GUEST_CS_BASE, VMCS_GUEST_CS_LIMIT,
-                VMCS_GUEST_CS_ACCESS_RIGHTS, cs, (uword_t)cs << 4, 0xFFFFU, AR_CODE_16);
-  static const enum vmcs_field data_segs[5][4] = {
-      {VMCS_GUEST_DS_SELECTOR, VMCS_GUEST_DS_BASE, VMCS_GUEST_DS_LIMIT, VMCS_GUEST_DS_ACCESS_RIGHTS},
-      {VMCS_GUEST_ES_SELECTOR, VMCS_GUEST_ES_BASE, VMCS_GUEST_ES_LIMIT, VMCS_GUEST_ES_ACCESS_RIGHTS},
-      {VMCS_GUEST_FS_SELECTOR, VMCS_GUEST_FS_BASE, VMCS_GUEST_FS_LIMIT, VMCS_GUEST_FS_ACCESS_RIGHTS},
-      {VMCS_GUEST_GS_SELECTOR, VMCS_GUEST_GS_BASE, VMCS_GUEST_GS_LIMIT, VMCS_GUEST_GS_ACCESS_RIGHTS},
-      {VMCS_GUEST_SS_SELECTOR, VMCS_GUEST_SS_BASE, VMCS_GUEST_SS_LIMIT, VMCS_GUEST_SS_ACCESS_RIGHTS},
-  };
-  for (uint32_t i = 0; i < 5U; i++) {
-    write_segment(data_segs[i][0], data_segs[i][1], data_segs[i][2], data_segs[i][3], 0, 0,
-                  0xFFFFU, AR_DATA_16);
+  for (uint32_t i = 0; i < VMCS_SEG_LDTR; i++) {
+    write_segment((enum vmcs_seg)i, i == VMCS_SEG_CS ? cs : 0,
+                  i == VMCS_SEG_CS ? (uword_t)cs << 4 : 0, 0xFFFFU,
+                  i == VMCS_SEG_CS ? AR_CODE_16 : AR_DATA_16);
   }
-  write_segment(VMCS_GUEST_LDTR_SELECTOR, VMCS_GUEST_LDTR_BASE, VMCS_GUEST_LDTR_LIMIT,
-                VMCS_GUEST_LDTR_ACCESS_RIGHTS, 0, 0, 0xFFFFU, AR_LDT);
-  write_segment(VMCS_GUEST_TR_SELECTOR, VMCS_GUEST_TR_BASE, VMCS_GUEST_TR_LIMIT,
-                VMCS_GUEST_TR_ACCESS_RIGHTS, 0, 0, 0xFFFFU, AR_TSS_BUSY);
+  write_segment(VMCS_SEG_LDTR, 0, 0, 0xFFFFU, AR_LDT);
+  write_segment(VMCS_SEG_TR, 0, 0, 0xFFFFU, AR_TSS_BUSY);
   vmcs_writenw(VMCS_GUEST_GDTR_BASE, 0);
   vmcs_write32(VMCS_GUEST_GDTR_LIMIT, 0xFFFFU);
   vmcs_writenw(VMCS_GUEST_IDTR_BASE, 0);
@@ -264,18 +252,10 @@ void vmx_guest_pvh_state(uint32_t entry) {
   vmcs_writenw(VMCS_CR0_READ_SHADOW, cr0);
   vmcs_writenw(VMCS_GUEST_CR0, (uword_t)vmx_apply_fixed_bits(
                                     cr0, caps.cr0_fixed0 & ~(uint64_t)CR0_PG, caps.cr0_fixed1));
-  write_segment(VMCS_GUEST_CS_SELECTOR, VMCS_GUEST_CS_BASE, VMCS_GUEST_CS_LIMIT,
-                VMCS_GUEST_CS_ACCESS_RIGHTS, PVH_CODE_SELECTOR, 0, 0xFFFFFFFFU, AR_CODE_32);
-  static const enum vmcs_field data_segs[5][4] = {
-      {VMCS_GUEST_DS_SELECTOR, VMCS_GUEST_DS_BASE, VMCS_GUEST_DS_LIMIT, VMCS_GUEST_DS_ACCESS_RIGHTS},
-      {VMCS_GUEST_ES_SELECTOR, VMCS_GUEST_ES_BASE, VMCS_GUEST_ES_LIMIT, VMCS_GUEST_ES_ACCESS_RIGHTS},
-      {VMCS_GUEST_FS_SELECTOR, VMCS_GUEST_FS_BASE, VMCS_GUEST_FS_LIMIT, VMCS_GUEST_FS_ACCESS_RIGHTS},
-      {VMCS_GUEST_GS_SELECTOR, VMCS_GUEST_GS_BASE, VMCS_GUEST_GS_LIMIT, VMCS_GUEST_GS_ACCESS_RIGHTS},
-      {VMCS_GUEST_SS_SELECTOR, VMCS_GUEST_SS_BASE, VMCS_GUEST_SS_LIMIT, VMCS_GUEST_SS_ACCESS_RIGHTS},
-  };
-  for (uint32_t i = 0; i < 5U; i++) {
-    write_segment(data_segs[i][0], data_segs[i][1], data_segs[i][2], data_segs[i][3],
-                  PVH_DATA_SELECTOR, 0, 0xFFFFFFFFU, AR_DATA_32);
+  for (uint32_t i = 0; i < VMCS_SEG_LDTR; i++) {
+    bool code = i == VMCS_SEG_CS;
+    write_segment((enum vmcs_seg)i, code ? PVH_CODE_SELECTOR : PVH_DATA_SELECTOR, 0, 0xFFFFFFFFU,
+                  code ? AR_CODE_32 : AR_DATA_32);
   }
   vmcs_writenw(VMCS_GUEST_RIP, entry);
   vmcs_writenw(VMCS_GUEST_RFLAGS, 0x2U);

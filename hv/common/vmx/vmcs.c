@@ -249,3 +249,30 @@ void vmcs_dump(vmcs_print_fn print) {
     print("vmcs: %u fields not supported by this CPU\n", skipped);
   }
 }
+
+/* Each segment register's selector, base, limit and access-rights fields. */
+static const enum vmcs_field guest_segment_fields[VMCS_SEG_COUNT][4] = {
+    {VMCS_GUEST_ES_SELECTOR, VMCS_GUEST_ES_BASE, VMCS_GUEST_ES_LIMIT, VMCS_GUEST_ES_ACCESS_RIGHTS},
+    {VMCS_GUEST_CS_SELECTOR, VMCS_GUEST_CS_BASE, VMCS_GUEST_CS_LIMIT, VMCS_GUEST_CS_ACCESS_RIGHTS},
+    {VMCS_GUEST_SS_SELECTOR, VMCS_GUEST_SS_BASE, VMCS_GUEST_SS_LIMIT, VMCS_GUEST_SS_ACCESS_RIGHTS},
+    {VMCS_GUEST_DS_SELECTOR, VMCS_GUEST_DS_BASE, VMCS_GUEST_DS_LIMIT, VMCS_GUEST_DS_ACCESS_RIGHTS},
+    {VMCS_GUEST_FS_SELECTOR, VMCS_GUEST_FS_BASE, VMCS_GUEST_FS_LIMIT, VMCS_GUEST_FS_ACCESS_RIGHTS},
+    {VMCS_GUEST_GS_SELECTOR, VMCS_GUEST_GS_BASE, VMCS_GUEST_GS_LIMIT, VMCS_GUEST_GS_ACCESS_RIGHTS},
+    {VMCS_GUEST_LDTR_SELECTOR, VMCS_GUEST_LDTR_BASE, VMCS_GUEST_LDTR_LIMIT,
+     VMCS_GUEST_LDTR_ACCESS_RIGHTS},
+    {VMCS_GUEST_TR_SELECTOR, VMCS_GUEST_TR_BASE, VMCS_GUEST_TR_LIMIT, VMCS_GUEST_TR_ACCESS_RIGHTS},
+};
+
+void vmcs_read_guest_segment(enum vmcs_seg seg, struct vmcs_segment *s) {
+  s->sel = vmcs_read16(guest_segment_fields[seg][0]);
+  s->base = vmcs_readnw(guest_segment_fields[seg][1]);
+  s->limit = vmcs_read32(guest_segment_fields[seg][2]);
+  s->ar = vmcs_read32(guest_segment_fields[seg][3]);
+}
+
+void vmcs_write_guest_segment(enum vmcs_seg seg, const struct vmcs_segment *s) {
+  vmcs_write16(guest_segment_fields[seg][0], s->sel);
+  vmcs_writenw(guest_segment_fields[seg][1], s->base);
+  vmcs_write32(guest_segment_fields[seg][2], s->limit);
+  vmcs_write32(guest_segment_fields[seg][3], s->ar);
+}

@@ -13,6 +13,7 @@
 
 #include "xhv/arch.h"
 #include "xhv/compiler.h"
+#include "xhv/vmcs.h"
 #include "xhv/ept.h"
 #include "xhv/gpt.h"
 #include "xhv/mem_io.h"
@@ -78,10 +79,7 @@ bool guest_linear_write(uint64_t la, const void *buf, uint32_t len, uint32_t acc
  * sets those itself.
  */
 struct guest_context {
-  uint16_t sel[6];
-  uword_t base[6];
-  uint32_t limit[6];
-  uint32_t ar[6];
+  struct vmcs_segment seg[VMCS_SEG_LDTR]; /* ES, CS, SS, DS, FS, GS */
   uword_t rflags, cr0, cr4, dr7, pending_dbg;
   uint64_t debugctl;
 };

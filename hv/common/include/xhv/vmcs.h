@@ -95,6 +95,30 @@ void vmcs_write32(enum vmcs_field field, uint32_t value);
 void vmcs_write64(enum vmcs_field field, uint64_t value);
 void vmcs_writenw(enum vmcs_field field, uword_t value);
 
+/* The guest's segment registers in the SDM's encoding order. */
+enum vmcs_seg {
+  VMCS_SEG_ES,
+  VMCS_SEG_CS,
+  VMCS_SEG_SS,
+  VMCS_SEG_DS,
+  VMCS_SEG_FS,
+  VMCS_SEG_GS,
+  VMCS_SEG_LDTR,
+  VMCS_SEG_TR,
+  VMCS_SEG_COUNT
+};
+
+/* One guest segment register as the VMCS holds it. */
+struct vmcs_segment {
+  uint16_t sel;
+  uword_t base;
+  uint32_t limit;
+  uint32_t ar; /* access rights, VMX's format */
+};
+
+void vmcs_read_guest_segment(enum vmcs_seg seg, struct vmcs_segment *s);
+void vmcs_write_guest_segment(enum vmcs_seg seg, const struct vmcs_segment *s);
+
 /* Where vmcs_dump sends its lines; log_printf fits. */
 typedef void (*vmcs_print_fn)(const char *fmt, ...) XHV_PRINTF(1, 2);
 
