@@ -19,6 +19,7 @@
 #include <unistd.h>
 
 #include "redteam/ring0.h"
+#include "tools/nmi_counts.h"
 
 /*
  * System call numbers by hand: the i686 guest toolchain finds no i386
@@ -48,33 +49,6 @@ static int die(const char *what) {
   printf("XHV-RESULT: FAIL redteam rt_kexec: %s\n", what);
   fflush(stdout);
   return 1;
-}
-
-static unsigned nmi_counts(uint32_t *counts) {
-  FILE *f = fopen("/proc/interrupts", "r");
-  char line[1024];
-  unsigned n = 0;
-  while (f && fgets(line, sizeof(line), f)) {
-    char *p = line;
-    while (*p == ' ') {
-      p++;
-    }
-    if (strncmp(p, "NMI:", 4) != 0) {
-      continue;
-    }
-    p += 4;
-    char *end;
-    for (unsigned long v = strtoul(p, &end, 10); end != p && n < RING0_MAX_CPUS;
-         v = strtoul(p, &end, 10)) {
-      counts[n++] = (uint32_t)v;
-      p = end;
-    }
-    break;
-  }
-  if (f) {
-    fclose(f);
-  }
-  return n;
 }
 
 static uint32_t param_hex(const char *key, uint32_t fallback) {
@@ -121,7 +95,11 @@ int main(int argc, char **argv) {
 
   struct ring0_params *p = (struct ring0_params *)(image + (RING0_PARAMS - RING0_BASE));
   p->magic = RING0_PARAMS_MAGIC;
-  p->cpus = nmi_counts(p->nmis);
+  unsigned long nmis[RING0_MAX_CPUS];
+  p->cpus = nmi_counts(nmis, RING0_MAX_CPUS);
+  for (unsigned c = 0; c < p->cpus; c++) {
+    p->nmis[c] = (uint32_t)nmis[c];
+  }
   p->hv_image = param_hex("xhv.hv_image=", 0x200000);
   p->com = 0x2F8; /* the guest console, ttyS1 */
   uint8_t fadt[FADT_PM1A_CNT_BLK + 4];

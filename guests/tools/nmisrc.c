@@ -28,6 +28,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "tools/nmi_counts.h"
+
 #define MAX_CPUS 64
 #define PIT_CH0 0x40
 #define PIT_CMD 0x43
@@ -94,34 +96,6 @@ static int find_timer_pin(unsigned *pin) {
   return found;
 }
 
-/* Each CPU's count on the NMI row of /proc/interrupts; returns the number of CPUs. */
-static int nmi_counts(unsigned long *counts) {
-  FILE *f = fopen("/proc/interrupts", "r");
-  char line[1024];
-  int n = 0;
-  while (f && fgets(line, sizeof(line), f)) {
-    char *p = line;
-    while (*p == ' ') {
-      p++;
-    }
-    if (strncmp(p, "NMI:", 4) != 0) {
-      continue;
-    }
-    p += 4;
-    char *end;
-    for (unsigned long v = strtoul(p, &end, 10); end != p && n < MAX_CPUS;
-         v = strtoul(p, &end, 10)) {
-      counts[n++] = v;
-      p = end;
-    }
-    break;
-  }
-  if (f) {
-    fclose(f);
-  }
-  return n;
-}
-
 /* Local APIC IDs by CPU number, from /proc/cpuinfo. */
 static int apic_ids(unsigned *ids) {
   FILE *f = fopen("/proc/cpuinfo", "r");
@@ -164,7 +138,7 @@ int main(int argc, char **argv) {
   unsigned ids[MAX_CPUS];
   unsigned long sent[MAX_CPUS] = {0}, before[MAX_CPUS], seen[MAX_CPUS];
   int cpus = apic_ids(ids);
-  if (cpus < 1 || nmi_counts(before) != cpus) {
+  if (cpus < 1 || (int)nmi_counts(before, MAX_CPUS) != cpus) {
     return die("cannot read the CPUs' APIC IDs and NMI counts");
   }
   const char *base_from = "/proc/iomem", *pin_from = "/proc/interrupts";
@@ -193,7 +167,7 @@ int main(int argc, char **argv) {
   long lost = 0;
   for (long i = 0; i < count; i++) {
     int cpu = (int)(i % cpus);
-    nmi_counts(seen);
+    nmi_counts(seen, MAX_CPUS);
     unsigned long target = seen[cpu];
     /* Masked while retargeting; the PIT's output is high (idle) here. */
     ioapic_write(IOAPIC_REDTBL(pin), IOAPIC_MASKED);
@@ -209,7 +183,7 @@ int main(int argc, char **argv) {
       outb(PIT_READBACK_STATUS_CH0, PIT_CMD);
     } while (!(inb(PIT_CH0) & PIT_STATUS_OUT) && now() < deadline);
     sent[cpu]++;
-    while (nmi_counts(seen) == cpus && seen[cpu] == target && now() < deadline) {
+    while ((int)nmi_counts(seen, MAX_CPUS) == cpus && seen[cpu] == target && now() < deadline) {
       usleep(50);
     }
     lost += seen[cpu] == target;
