@@ -57,6 +57,8 @@
 #define TV_PAGE 0x1000ULL
 #define TV_PAGE_MASK (~(TV_PAGE - 1U))
 #define RFLAGS_IF (1ULL << 9)
+#define RFLAGS_VM (1ULL << 17)
+#define CR4_LA57 (1ULL << 12)
 #define MEMTYPE_WB 6U
 /* What a 32-bit kernel (Debian's i386, 3G/1G split) leaves to user space. */
 #define USER_LIMIT_32BIT_KERNEL 0xC0000000ULL
@@ -367,11 +369,21 @@ static uint32_t lend_section_pages(struct reg_pal *pal, const struct gpt_ctx *re
   return TV_OK;
 }
 
+/* The format of the guest's page tables now; GPT_MODE_NONE for one xhv cannot walk (5-level). */
+static enum gpt_mode paging_mode_now(void) {
+  if (guest_reg(GUEST_REG_CR4) & CR4_LA57) {
+    return GPT_MODE_NONE;
+  }
+  struct gpt_ctx now;
+  guest_gpt(&now, 0, 0);
+  return now.mode;
+}
+
 static uint32_t tv_register(struct cpu *cpu, uint64_t sections_gva, uint64_t params_gva,
                             uint64_t entry_gva) {
   enum guest_paging paging = guest_paging_mode();
-  if (paging == GUEST_PAGING_NONE) {
-    return TV_ERR_MODE;
+  if (paging == GUEST_PAGING_NONE || paging_mode_now() == GPT_MODE_NONE) {
+    return TV_ERR_MODE; /* no paging, or 5-level paging */
   }
   bool g64 = guest_code_64bit();
   struct gpt_ctx regular;
@@ -589,6 +601,11 @@ static bool return_to_caller(struct cpu_regs *regs, uint32_t value) {
     guest_inject_exception(VECTOR_GP, true, 0);
     return true;
   }
+  if (!guest_rip_valid(ret)) {
+    /* What RET to such an address raises, before it changes anything. */
+    guest_inject_exception(VECTOR_GP, true, 0);
+    return true;
+  }
   guest_set_reg(GUEST_REG_RIP, ret);
   guest_set_reg(GUEST_REG_RSP, rsp + (g64 ? 8U : 4U));
   regs->ax = value;
@@ -600,8 +617,13 @@ static bool pal_enter(struct cpu *cpu, struct cpu_regs *regs, struct reg_pal *pa
   uint64_t rip = guest_reg(GUEST_REG_RIP);
   if (rip != pal->entry_gva || (gpa & TV_PAGE_MASK) != (pal->entry_gpa & TV_PAGE_MASK) ||
       guest_code_64bit() != pal->g64 || regular_cr3_key() != pal->cr3 ||
-      guest_cpl() != USER_CPL) {
-    /* A PAL runs as user code of its own process only: no kernel, no other entry. */
+      guest_cpl() != USER_CPL || (guest_reg(GUEST_REG_RFLAGS) & RFLAGS_VM) ||
+      paging_mode_now() != x->mode) {
+    /*
+     * A PAL runs as user code of its own process only, in the paging mode
+     * it was registered in (its page tables are of that format): no kernel,
+     * no virtual-8086 task, no other entry.
+     */
     log_printf("trustvisor: CPU %u: fetch at 0x%llx in PAL %u that is not its entry from its "
                "process's user mode: #GP\n",
                cpu->index, (unsigned long long)rip, pal->id);
@@ -622,6 +644,9 @@ static bool pal_enter(struct cpu *cpu, struct cpu_regs *regs, struct reg_pal *pa
   struct marshal_regs m;
   regs_to_marshal(regs, guest_reg(GUEST_REG_RSP), &m);
   enum marshal_status ms = marshal_enter(&target, &v.caller, &v.pal, &m, &pal->frame);
+  if (ms == MARSHAL_OK && !guest_rip_valid(pal->frame.return_gva)) {
+    ms = MARSHAL_ERR_RETURN_ADDR; /* the PAL would return where VM entry fails */
+  }
   if (ms != MARSHAL_OK) {
     reg_pal_release(pal, (int32_t)cpu->index);
     log_printf("trustvisor: CPU %u: PAL %u entry refused: %s\n", cpu->index, pal->id,
@@ -812,15 +837,27 @@ static bool tv_exception(struct cpu *cpu, struct cpu_regs *regs, uint32_t vector
 }
 
 static void tv_shutdown(struct cpu *cpu) {
-  /* PALs still registered at power-off leave nothing behind in their writable pages. */
+  /*
+   * PALs still registered at power-off or reset leave nothing behind in
+   * their writable pages (RAM survives a warm reset). One running on a
+   * parked CPU is ended as a revoked one is: scrubbed and given back now,
+   * its slot freed if its CPU ever leaves it (it will not: the machine ends).
+   */
   uint32_t left = 0;
   for (uint32_t id = 0; id < REG_MAX_PALS; id++) {
     struct reg_pal *pal = registry_get(tv.registry, id);
-    if (pal != 0 && pal->running_cpu == REG_NO_CPU) {
-      pal_destroy(pal, true);
-      left++;
+    if (pal == 0) {
+      continue;
     }
+    if (pal->running_cpu == REG_NO_CPU) {
+      pal_destroy(pal, true);
+    } else {
+      tv.extra[pal->id].revoked = true;
+      return_pages(pal, true);
+    }
+    left++;
   }
+  guest_ept_changed();
   log_printf("trustvisor: CPU %u: shutdown: %u registrations, %u PAL calls, %u PALs scrubbed, "
              "%u revoked\n",
              cpu->index, tv.registrations, tv.entries, left, tv.revocations);

@@ -152,8 +152,8 @@ class TrustVisorTest : public ::testing::Test {
   }
 
   // The caller's `call entry`: the return address on its stack, the fetch exits.
-  void Call() {
-    uint64_t ret = kReturn, b = 41;
+  void Call(uint64_t ret = kReturn) {
+    uint64_t b = 41;
     PutVirt(kCallerRsp, &ret, sizeof(ret));
     PutVirt(kArgBuf, &b, sizeof(b));
     std::memset(&regs, 0, sizeof(regs));
@@ -415,6 +415,74 @@ TEST_F(TrustVisorTest, APageTakenBackFromAnIdlePalRevokesItWhole) {
     EXPECT_EQ(Regular(gpa, &prot), gpa);
     EXPECT_EQ(prot, EPT_RWX);
   }
+}
+
+// The review's finding 1: a return address VM entry would refuse.
+TEST_F(TrustVisorTest, ANonCanonicalReturnAddressIsGeneralProtectionNotAFailedEntry) {
+  ASSERT_EQ(Register(), TV_OK);
+  Call(0x8000000000000000ULL);
+  EXPECT_FALSE(InPal()) << "refused before the PAL runs";
+  EXPECT_EQ(vmcs().Get(VMCS_VM_ENTRY_INTR_INFO), 0x80000B0DU) << "#GP, as RET there would";
+  EXPECT_EQ(vmcs().Get(VMCS_GUEST_RIP), kEntry) << "never the bad address";
+  EXPECT_EQ(vmcs().Get(VMCS_GUEST_RSP), kCallerRsp);
+  Call(0x00007FFFFFFFF000ULL);  // the top of user space: canonical, and entered
+  EXPECT_TRUE(InPal());
+}
+
+TEST_F(TrustVisorTest, AVirtual8086CallerIsGeneralProtectionAndRunsNoPal) {
+  ASSERT_EQ(Register(), TV_OK);
+  vmcs().Set(VMCS_GUEST_RFLAGS, 0x20246);  // VM
+  Call();
+  EXPECT_FALSE(InPal());
+  EXPECT_EQ(vmcs().Get(VMCS_VM_ENTRY_INTR_INFO), 0x80000B0DU);
+}
+
+TEST_F(TrustVisorTest, ACallInAnotherPagingModeThanTheRegistrationsRunsNoPal) {
+  ASSERT_EQ(Register(), TV_OK);
+  vmcs().Set(VMCS_GUEST_CR4, 0x20 | (1ULL << 12));  // LA57: 5-level tables the PAL's are not
+  Call();
+  EXPECT_FALSE(InPal());
+  EXPECT_EQ(vmcs().Get(VMCS_VM_ENTRY_INTR_INFO), 0x80000B0DU);
+}
+
+TEST_F(TrustVisorTest, StiBlockingOfTheCallersLastInstructionIsNotCarriedIntoThePal) {
+  ASSERT_EQ(Register(), TV_OK);
+  vmcs().Set(VMCS_GUEST_INTERRUPTIBILITY_INFO, 1U);  // blocking by STI
+  Call();
+  ASSERT_TRUE(InPal());
+  EXPECT_EQ(vmcs().Get(VMCS_GUEST_INTERRUPTIBILITY_INFO) & 3U, 0U)
+      << "IF is clear in the PAL: STI blocking with it would fail VM entry";
+  vmcs().Set(VMCS_GUEST_INTERRUPTIBILITY_INFO, 2U);  // the PAL's last instruction a MOV SS
+  PalReturns(0);
+  EXPECT_EQ(vmcs().Get(VMCS_GUEST_INTERRUPTIBILITY_INFO) & 3U, 0U);
+}
+
+TEST_F(TrustVisorTest, OsFeaturesThatReachIntoAPalAreOffInside) {
+  ASSERT_EQ(Register(), TV_OK);
+  const uint64_t pke = 1ULL << 22, cet = 1ULL << 23, uintr = 1ULL << 25, pce = 1ULL << 8;
+  vmcs().Set(VMCS_GUEST_CR4, 0x20 | pke | cet | uintr | pce);
+  Call();
+  ASSERT_TRUE(InPal());
+  EXPECT_EQ(vmcs().Get(VMCS_GUEST_CR4) & (pke | cet | uintr | pce), 0U);
+  PalReturns(0);
+  EXPECT_EQ(vmcs().Get(VMCS_GUEST_CR4), 0x20 | pke | cet | uintr | pce) << "the caller's back";
+}
+
+// The review's finding 8: a PAL running on a parked CPU when the guest ends.
+TEST_F(TrustVisorTest, AtTheGuestsEndEvenARunningPalIsScrubbed) {
+  ASSERT_EQ(Register(), TV_OK);
+  hv().current = &hv().cpu1;
+  Call();
+  ASSERT_TRUE(InPal());
+  uint64_t pal_eptp = vmcs().Get(VMCS_EPT_POINTER);
+  std::memset(cpu_phys_ptr(kDataGpa, kPage), 0x5E, kPage);  // the PAL's secret
+  hv().current = &hv().cpu0;
+  xhv_hypapp.shutdown(&hv().cpu0);
+  EXPECT_EQ(*static_cast<uint8_t *>(cpu_phys_ptr(kDataGpa, 1)), 0U) << "RAM outlives a reset";
+  uint32_t prot = 0;
+  EXPECT_EQ(View(pal_eptp, kDataGpa, &prot), EPT_NOT_PRESENT);
+  EXPECT_EQ(Regular(kDataGpa, &prot), kDataGpa);
+  EXPECT_NE(hv().log.find("1 PALs scrubbed"), std::string::npos) << hv().log;
 }
 
 TEST_F(TrustVisorTest, HypercallsFromInsideAPalAreRefused) {

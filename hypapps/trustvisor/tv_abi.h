@@ -58,7 +58,7 @@ extern "C" {
 #define TV_ERR_MARSHAL 0x400U
 #define TV_ERR_NOMEM 0x501U     /* out of pages for PAL page tables */
 #define TV_ERR_IN_PAL 0x502U    /* a hypercall from inside a PAL */
-#define TV_ERR_MODE 0x503U      /* the caller runs without paging */
+#define TV_ERR_MODE 0x503U      /* the caller runs without paging, or with 5-level paging */
 #define TV_ERR_BUSY 0x504U      /* the PAL runs on another CPU: this call did not run it */
 #define TV_ERR_PAL_FAULT 0x505U /* the PAL faulted or left its sections: it was ended */
 #define TV_ERR_NOT_RAM 0x506U   /* a section page is not ordinary guest memory */

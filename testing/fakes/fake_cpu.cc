@@ -92,6 +92,16 @@ void cpu_send_nmi_all_but_self(void) {
 
 void cpu_halt_forever(void) {
   cpu().halts++;
+  std::string writes;
+  for (const auto &w : cpu().port_writes) {
+    char one[48];
+    std::snprintf(one, sizeof(one), " 0x%x<-0x%x", w.port, w.value);
+    writes += one;
+  }
+  std::fprintf(stderr, "fake cpu: port writes:%s\n", writes.c_str());
+  if (cpu().halt_report) {
+    std::fprintf(stderr, "%s\n", cpu().halt_report().c_str());
+  }
   std::fprintf(stderr, "fake cpu: halted for good\n");
   std::abort();
 }

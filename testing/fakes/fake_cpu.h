@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <deque>
 #include <functional>
+#include <string>
 #include <map>
 #include <utility>
 #include <vector>
@@ -41,6 +42,9 @@ struct FakeCpu {
   std::function<void()> pause_hook;
   std::function<void()> send_nmi_hook;
   std::function<void()> nmi_unblock_hook;  // cpu_nmi_unblock()
+  // cpu_halt_forever() prints, before it aborts, every port write made and
+  // what this returns (death tests match both on the dying child's stderr).
+  std::function<std::string()> halt_report;
 
   void Reset() { *this = FakeCpu(); }
 };

@@ -229,10 +229,26 @@ static void bsp_main(struct cpu *cpu) {
   guest_mem_init(&guest_map);
   vmx_machine_init(&guest);
   if (have_s5) {
-    /* Both bytes of the 16-bit register: a write of either can set SLP_EN. */
-    vmx_io_intercept_port(s5.pm1a_cnt);
-    vmx_io_intercept_port((uint16_t)(s5.pm1a_cnt + 1U));
-    guest_io_watch_pm1(s5.pm1a_cnt);
+    /* Both bytes of each 16-bit register: a write of either can set SLP_EN. */
+    const uint16_t pm1[2] = {s5.pm1a_cnt, s5.pm1b_cnt};
+    for (uint32_t i = 0; i < 2U; i++) {
+      if (pm1[i] != 0U) {
+        vmx_io_intercept_port(pm1[i]);
+        vmx_io_intercept_port((uint16_t)(pm1[i] + 1U));
+      }
+    }
+    guest_io_watch_sleep(&s5);
+  }
+  /* The ways a PC resets (xhv/guest_io.h): PALs are scrubbed before any of them. */
+  static const uint16_t reset_ports[] = {0x64U, 0x92U, 0xCF9U};
+  for (uint32_t i = 0; i < sizeof(reset_ports) / sizeof(reset_ports[0]); i++) {
+    vmx_io_intercept_port(reset_ports[i]);
+  }
+  struct acpi_reset reset;
+  if (acpi_find_reset(&reset)) {
+    vmx_io_intercept_port(reset.port);
+    guest_io_watch_reset(&reset);
+    log_printf("acpi: reset register: port 0x%x, value 0x%x\n", reset.port, reset.value);
   }
   /* The log's UART is the hypervisor's alone: the guest's accesses exit (xhv/guest_io.h). */
   for (uint16_t p = 0; p < UART_PORTS; p++) {

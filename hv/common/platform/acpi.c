@@ -11,6 +11,11 @@
 #define FADT_DSDT_OFFSET 40U
 #define FADT_PM1A_CNT_OFFSET 64U
 #define FADT_PM1B_CNT_OFFSET 68U
+#define FADT_FLAGS_OFFSET 112U
+#define FADT_RESET_REG_OFFSET 116U /* a Generic Address Structure: space, width, offset, size, address */
+#define FADT_RESET_VALUE_OFFSET 128U
+#define FADT_FLAG_RESET_REG_SUP (1U << 10)
+#define GAS_SPACE_IO 1U
 #define PM1_SLP_EN (1U << 13)
 #define PM1_SLP_TYP_SHIFT 10U
 
@@ -191,6 +196,27 @@ bool acpi_find_s5(struct acpi_s5 *out) {
   return out->pm1a_cnt != 0 &&
          acpi_parse_s5(dsdt + SDT_HEADER_LEN, read_le32(dsdt + 4) - SDT_HEADER_LEN,
                        &out->slp_typ_a, &out->slp_typ_b);
+}
+
+bool acpi_parse_reset(const uint8_t *fadt, size_t len, struct acpi_reset *out) {
+  if (len <= FADT_RESET_VALUE_OFFSET || !(read_le32(fadt + FADT_FLAGS_OFFSET) & FADT_FLAG_RESET_REG_SUP)) {
+    return false;
+  }
+  const uint8_t *gas = fadt + FADT_RESET_REG_OFFSET;
+  uint32_t address_low = read_le32(gas + 4);
+  uint32_t address_high = read_le32(gas + 8);
+  if (gas[0] != GAS_SPACE_IO || gas[1] != 8U || gas[2] != 0U || address_high != 0U ||
+      address_low == 0U || address_low > 0xFFFFU) {
+    return false;
+  }
+  out->port = (uint16_t)address_low;
+  out->value = fadt[FADT_RESET_VALUE_OFFSET];
+  return true;
+}
+
+bool acpi_find_reset(struct acpi_reset *out) {
+  const uint8_t *fadt = find_table("FACP");
+  return fadt != 0 && acpi_parse_reset(fadt, read_le32(fadt + 4), out);
 }
 
 void acpi_poweroff(const struct acpi_s5 *s5) {

@@ -125,6 +125,43 @@ TEST(AcpiMadt, ZeroLengthEntryIsMalformedNotAnEndlessLoop) {
   EXPECT_EQ(acpi_madt_cpus(t.data(), t.size(), ids, 8), -1);
 }
 
+// A FADT of ACPI 2.0's size with RESET_REG_SUP and its reset register set.
+std::vector<uint8_t> Fadt(uint8_t space, uint8_t width, uint64_t address, uint8_t value,
+                          bool supported = true) {
+  std::vector<uint8_t> f(244, 0);
+  std::memcpy(f.data(), "FACP", 4);
+  f[112 + 1] = supported ? 0x04 : 0x00;  // flags bit 10
+  f[116] = space;
+  f[117] = width;
+  for (int i = 0; i < 8; i++) {
+    f[120 + i] = static_cast<uint8_t>(address >> (8 * i));
+  }
+  f[128] = value;
+  return f;
+}
+
+TEST(AcpiReset, AnIoPortRegisterIsRead) {
+  auto f = Fadt(1, 8, 0xCF9, 0x06);
+  struct acpi_reset r = {};
+  ASSERT_TRUE(acpi_parse_reset(f.data(), f.size(), &r));
+  EXPECT_EQ(r.port, 0xCF9U);
+  EXPECT_EQ(r.value, 0x06U);
+}
+
+TEST(AcpiReset, NoneWithoutTheFlagInAnOldTableOrInMemorySpace) {
+  struct acpi_reset r = {};
+  auto unsupported = Fadt(1, 8, 0xCF9, 0x06, false);
+  EXPECT_FALSE(acpi_parse_reset(unsupported.data(), unsupported.size(), &r));
+  auto acpi1 = Fadt(1, 8, 0xCF9, 0x06);
+  EXPECT_FALSE(acpi_parse_reset(acpi1.data(), 116, &r));
+  auto memory = Fadt(0, 8, 0xFED00000ULL, 0x06);
+  EXPECT_FALSE(acpi_parse_reset(memory.data(), memory.size(), &r));
+  auto wide = Fadt(1, 16, 0xCF9, 0x06);
+  EXPECT_FALSE(acpi_parse_reset(wide.data(), wide.size(), &r));
+  auto high = Fadt(1, 8, 0x10000, 0x06);
+  EXPECT_FALSE(acpi_parse_reset(high.data(), high.size(), &r));
+}
+
 TEST(AcpiPoweroff, WritesSlpTypAndSlpEnToBothBlocks) {
   xhv_fake::cpu().Reset();
   const struct acpi_s5 s5 = {0xB004, 0xB104, 5, 2};

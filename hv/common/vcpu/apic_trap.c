@@ -100,7 +100,10 @@ static void deliver(uint32_t icr_low, uint32_t dest, struct cpu *self) {
     return;
   }
   if (shorthand == SHORTHAND_NONE && (icr_low & ICR_DEST_LOGICAL)) {
-    xhv_panic("apic: INIT/SIPI with a logical destination (ICR 0x%08x) is not supported", icr_low);
+    /* No OS starts its CPUs that way; the guest's request is dropped, not obeyed blindly. */
+    log_printf("apic: CPU %u: INIT/SIPI with a logical destination (ICR 0x%08x) dropped\n",
+               self->index, icr_low);
+    return;
   }
   for (uint32_t i = 0; i < smp_cpu_count(); i++) {
     struct cpu *c = cpu_by_index(i);

@@ -2,6 +2,7 @@
 /* Guest port I/O to the ports xhv intercepts; what each does is in xhv/guest_io.h. */
 #include "xhv/guest_io.h"
 
+#include "xhv/acpi.h"
 #include "xhv/cpu_ops.h"
 #include "xhv/guest.h"
 #include "xhv/hypapp.h"
@@ -13,6 +14,19 @@
 #define UART_PORTS 8U
 #define PM1_CNT_BYTES 2U
 #define PM1_SLP_EN (1U << 13)
+#define PM1_SLP_TYP_SHIFT 10U
+#define PM1_SLP_TYP_MASK 7U
+#define PORT_SYSTEM_CONTROL_A 0x92U
+#define SYSTEM_CONTROL_A_RESET 0x01U
+#define PORT_KBC_COMMAND 0x64U
+/* Commands F0h-FFh pulse the output port bits whose bit in the command is 0; bit 0 is reset. */
+#define KBC_PULSE_MASK 0xF0U
+#define KBC_PULSE_RESET 0x01U
+#define KBC_PULSE 0xFEU
+#define PORT_RESET_CONTROL 0xCF9U
+#define RESET_CONTROL_SYS_RST 0x02U
+#define RESET_CONTROL_RST_CPU 0x04U
+#define RESET_CONTROL_HARD 0x08U
 #define RFLAGS_DF (1U << 10)
 #define QUAL_SIZE(q) ((uint32_t)((q) & 7U) + 1U)
 #define QUAL_IN (1U << 3)
@@ -22,10 +36,22 @@
 /* VM-exit instruction information for INS/OUTS: bits 9:7 address size. */
 #define INFO_ADDR_SIZE(i) (((i) >> 7) & 7U)
 
-static uint16_t pm1a_cnt;
+/* The sleep and reset ports this machine has (guest_io_watch_sleep, guest_io_watch_reset). */
+static struct acpi_s5 sleep;
+static bool have_sleep;
+static struct acpi_reset acpi_reset;
+static bool have_acpi_reset;
 static uint32_t uart_writes_dropped;
 
-void guest_io_watch_pm1(uint16_t port) { pm1a_cnt = port; }
+void guest_io_watch_sleep(const struct acpi_s5 *s5) {
+  sleep = *s5;
+  have_sleep = true;
+}
+
+void guest_io_watch_reset(const struct acpi_reset *reset) {
+  acpi_reset = *reset;
+  have_acpi_reset = true;
+}
 
 uint32_t guest_io_uart_writes_dropped(void) {
   return __atomic_load_n(&uart_writes_dropped, __ATOMIC_RELAXED);
@@ -35,28 +61,99 @@ static bool in_range(uint16_t port, uint32_t size, uint16_t base, uint32_t count
   return (uint32_t)port + size > base && port < (uint32_t)base + count;
 }
 
-/* The bits of PM1a_CNT an access of `size` bytes at `port` writes, from `value`. */
-static uint32_t pm1_bits(uint16_t port, uint32_t size, uint32_t value) {
+/* The bits of the 16-bit register at `reg` an access of `size` bytes at `port` writes. */
+static uint32_t reg16_bits(uint16_t reg, uint16_t port, uint32_t size, uint32_t value) {
   uint32_t bits = 0;
   for (uint32_t i = 0; i < size; i++) {
     uint32_t at = (uint32_t)port + i;
-    if (at >= pm1a_cnt && at < (uint32_t)pm1a_cnt + PM1_CNT_BYTES) {
-      bits |= ((value >> (8U * i)) & 0xFFU) << (8U * (at - pm1a_cnt));
+    if (at >= reg && at < (uint32_t)reg + PM1_CNT_BYTES) {
+      bits |= ((value >> (8U * i)) & 0xFFU) << (8U * (at - reg));
     }
   }
   return bits;
 }
 
-static void power_off_notice(struct cpu *cpu, uint16_t port, uint32_t value) {
-  log_printf("vmx: CPU %u: guest enters ACPI sleep (PM1 control 0x%04x <- 0x%04x)\n", cpu->index,
-             port, value);
+/*
+ * The guest's end (power-off or reset): every other CPU quiesced, the
+ * hypapp's shutdown, the exit summary. Returns with the others still
+ * parked: the caller lets them go (a sleep write) or never does (a reset).
+ */
+static void end_of_guest(struct cpu *cpu) {
+  quiesce_begin(cpu);
   if (xhv_hypapp.shutdown) {
-    quiesce_begin(cpu);
     xhv_hypapp.shutdown(cpu);
-    quiesce_end(cpu);
   }
   vmexit_print_summary();
   log_flush();
+}
+
+/*
+ * A write to a PM1 control register that sets SLP_EN: true to let it
+ * through. S5 (power-off) ends the guest first. Any other sleep state is
+ * refused: the hypervisor does not survive S1-S4 (its VMX state is gone
+ * when the firmware wakes the machine, straight into the guest's waking
+ * vector, with every PAL's memory intact), so the write is dropped, and
+ * the guest stays awake as if its sleep had failed.
+ */
+static bool sleep_write(struct cpu *cpu, uint16_t port, uint32_t bits, uint8_t s5_type) {
+  uint32_t type = (bits >> PM1_SLP_TYP_SHIFT) & PM1_SLP_TYP_MASK;
+  if (type != s5_type) {
+    log_printf("vmx: CPU %u: guest asked for ACPI sleep type %u (PM1 control 0x%04x <- 0x%04x): "
+               "refused, only S5 (type %u) is let through\n",
+               cpu->index, type, port, bits, s5_type);
+    return false;
+  }
+  log_printf("vmx: CPU %u: guest enters ACPI sleep (PM1 control 0x%04x <- 0x%04x)\n", cpu->index,
+             port, bits);
+  end_of_guest(cpu);
+  /*
+   * If the machine does not go off (a PM1b block still to write, say), the
+   * guest runs on without its PALs: they are scrubbed and gone.
+   */
+  quiesce_end(cpu);
+  return true;
+}
+
+/* Whether a write of `value` (`size` bytes at `port`) resets the machine, and how. */
+static const char *reset_write(uint16_t port, uint32_t size, uint32_t value) {
+  if (size != 1U) {
+    return 0; /* the chipset decodes these registers for byte accesses only */
+  }
+  if (have_acpi_reset && port == acpi_reset.port && value == acpi_reset.value) {
+    return "ACPI reset register";
+  }
+  if (port == PORT_RESET_CONTROL && (value & RESET_CONTROL_RST_CPU)) {
+    return "reset control register 0xcf9";
+  }
+  if (port == PORT_KBC_COMMAND && (value & KBC_PULSE_MASK) == KBC_PULSE_MASK &&
+      !(value & KBC_PULSE_RESET)) {
+    return "keyboard controller reset pulse";
+  }
+  if (port == PORT_SYSTEM_CONTROL_A && (value & SYSTEM_CONTROL_A_RESET)) {
+    return "fast reset, port 0x92";
+  }
+  return 0;
+}
+
+void guest_reset_machine(struct cpu *cpu, const char *how) {
+  log_printf("vmx: CPU %u: guest resets the machine (%s)\n", cpu->index, how);
+  end_of_guest(cpu);
+  /*
+   * Every PAL is scrubbed and every other CPU parked: now the reset, by
+   * each way a PC has, in case one is missing. RAM keeps its contents
+   * across a warm reset; nothing secret is left in it.
+   */
+  if (have_acpi_reset) {
+    cpu_outb(acpi_reset.port, acpi_reset.value);
+  }
+  cpu_outb(PORT_RESET_CONTROL, RESET_CONTROL_HARD | RESET_CONTROL_SYS_RST);
+  cpu_outb(PORT_RESET_CONTROL, RESET_CONTROL_HARD | RESET_CONTROL_SYS_RST | RESET_CONTROL_RST_CPU);
+  cpu_outb(PORT_KBC_COMMAND, KBC_PULSE);
+  cpu_outb(PORT_SYSTEM_CONTROL_A, SYSTEM_CONTROL_A_RESET);
+  log_printf("vmx: CPU %u: the machine did not reset: halting, the other CPUs stay parked\n",
+             cpu->index);
+  log_flush();
+  cpu_halt_forever();
 }
 
 /* One access of `size` bytes; *value is what an OUT writes or what an IN returns. */
@@ -75,9 +172,21 @@ static void port_access(struct cpu *cpu, uint16_t port, uint32_t size, bool in, 
     return;
   }
   uint32_t v = *value & mask;
-  if (pm1a_cnt != 0U && in_range(port, size, pm1a_cnt, PM1_CNT_BYTES) &&
-      (pm1_bits(port, size, v) & PM1_SLP_EN)) {
-    power_off_notice(cpu, port, v);
+  if (have_sleep) {
+    const uint16_t regs[2] = {sleep.pm1a_cnt, sleep.pm1b_cnt};
+    const uint8_t s5_types[2] = {sleep.slp_typ_a, sleep.slp_typ_b};
+    for (uint32_t i = 0; i < 2U; i++) {
+      uint32_t bits = regs[i] != 0U && in_range(port, size, regs[i], PM1_CNT_BYTES)
+                          ? reg16_bits(regs[i], port, size, v)
+                          : 0U;
+      if ((bits & PM1_SLP_EN) && !sleep_write(cpu, regs[i], bits, s5_types[i])) {
+        return;
+      }
+    }
+  }
+  const char *reset = reset_write(port, size, v);
+  if (reset) {
+    guest_reset_machine(cpu, reset);
   }
   if (size == 1U) {
     cpu_outb(port, (uint8_t)v);
@@ -119,13 +228,26 @@ static enum vmexit_action string_io(struct cpu *cpu, struct cpu_regs *regs, uwor
   uint64_t la = vmcs_readnw(VMCS_GUEST_LINEAR_ADDRESS);
   uint32_t access = guest_cpl() == 3U ? GPT_ACC_USER : 0U;
   uint32_t value = 0;
+  bool moved;
+  /*
+   * The memory side runs quiesced: its checks and its copy must see one
+   * state of the EPT and of the hypapp's lent pages, not one from before a
+   * park and one from after. The port side does not (power-off and reset
+   * quiesce themselves).
+   */
   if (in) {
     port_access(cpu, QUAL_PORT(q), size, true, &value);
-    if (!guest_linear_write(la, &value, size, access)) {
+    quiesce_begin(cpu);
+    moved = guest_linear_write(la, &value, size, access);
+    quiesce_end(cpu);
+    if (!moved) {
       return VMEXIT_HANDLED; /* the fault is injected */
     }
   } else {
-    if (!guest_linear_read(la, &value, size, access)) {
+    quiesce_begin(cpu);
+    moved = guest_linear_read(la, &value, size, access);
+    quiesce_end(cpu);
+    if (!moved) {
       return VMEXIT_HANDLED;
     }
     port_access(cpu, QUAL_PORT(q), size, false, &value);

@@ -2,6 +2,7 @@
 /* Guest NMI bookkeeping and delivery; the reasons are in xhv/guest_nmi.h. */
 #include "xhv/guest_nmi.h"
 
+#include "xhv/guest.h"
 #include "xhv/quiesce.h"
 #include "xhv/vmcs.h"
 #include "xhv/vmx_caps.h"
@@ -79,7 +80,17 @@ void guest_nmi_inject(struct cpu *cpu) {
 
 void xhv_nmi_host(struct cpu *cpu) {
   cpu->in_nmi++;
-  if (!quiesce_nmi(cpu)) {
+  if (quiesce_nmi(cpu)) {
+    /*
+     * The quiescer may have changed the EPT while this CPU was parked, and
+     * the park may have come after this CPU's flush on its way back into the
+     * guest (guest_ept_sync before VMRESUME): flush here too. Before VMXON
+     * (an AP waiting for its SIPI) there is nothing to flush.
+     */
+    if (cpu->launched) {
+      guest_ept_sync(cpu);
+    }
+  } else {
     if (!cpu->launched) {
       /* No guest on this CPU yet (an AP before its SIPI ignores NMIs too). */
       __atomic_add_fetch(&cpu->guest_nmis_merged, 1U, __ATOMIC_RELAXED);

@@ -12,6 +12,18 @@
 #define CR0_PG (1ULL << 31)
 #define CR4_PCE (1ULL << 8)
 #define CR4_PKE (1ULL << 22)
+#define CR4_LA57 (1ULL << 12)
+#define CR4_CET (1ULL << 23)
+#define CR4_PKS (1ULL << 24)
+#define CR4_UINTR (1ULL << 25)
+/*
+ * CR4 features the OS could use to reach into a PAL or watch it, off inside
+ * one: protection keys (user and supervisor), user RDPMC, CET (its shadow
+ * stack and tracker are the caller's), user interrupts (the OS's handler
+ * address would be called in the PAL's address space).
+ */
+#define CR4_NOT_IN_PAL (CR4_PCE | CR4_PKE | CR4_CET | CR4_PKS | CR4_UINTR)
+#define INTERRUPTIBILITY_STI_MOVSS 3U
 #define DR7_INIT 0x400U
 #define RFLAGS_FIXED 0x2U
 #define CR4_PAE (1ULL << 5)
@@ -79,6 +91,15 @@ bool guest_code_64bit(void) {
 
 uint32_t guest_cpl(void) { return SS_AR_DPL(vmcs_read32(VMCS_GUEST_SS_ACCESS_RIGHTS)); }
 
+bool guest_rip_valid(uint64_t rip) {
+  if (!guest_code_64bit()) {
+    return rip <= 0xFFFFFFFFULL;
+  }
+  uint32_t bits = (vmcs_readnw(VMCS_GUEST_CR4) & CR4_LA57) ? 57U : 48U;
+  uint64_t upper = rip >> (bits - 1U); /* the sign bit and all above it: all 0s or all 1s */
+  return upper == 0U || upper == (~0ULL >> (bits - 1U));
+}
+
 void guest_pdptes(uint64_t pdpte[4]) {
   pdpte[0] = vmcs_read64(VMCS_GUEST_PDPTE0);
   pdpte[1] = vmcs_read64(VMCS_GUEST_PDPTE1);
@@ -104,6 +125,18 @@ void guest_nmi_hold(struct cpu *cpu, bool hold) {
   }
 }
 
+/*
+ * The context switches at an instruction boundary of its own: no blocking
+ * by the STI or MOV SS before the old context's last instruction carries
+ * over (with IF clear, STI blocking would even fail VM entry).
+ */
+static void clear_instruction_blocking(void) {
+  uint32_t intr = vmcs_read32(VMCS_GUEST_INTERRUPTIBILITY_INFO);
+  if (intr & INTERRUPTIBILITY_STI_MOVSS) {
+    vmcs_write32(VMCS_GUEST_INTERRUPTIBILITY_INFO, intr & ~INTERRUPTIBILITY_STI_MOVSS);
+  }
+}
+
 void guest_context_save(struct guest_context *c) {
   for (uint32_t i = 0; i < VMCS_SEG_LDTR; i++) {
     vmcs_read_guest_segment((enum vmcs_seg)i, &c->seg[i]);
@@ -120,6 +153,7 @@ void guest_context_restore(const struct guest_context *c) {
   for (uint32_t i = 0; i < VMCS_SEG_LDTR; i++) {
     vmcs_write_guest_segment((enum vmcs_seg)i, &c->seg[i]);
   }
+  clear_instruction_blocking();
   vmcs_writenw(VMCS_GUEST_RFLAGS, c->rflags);
   vmcs_writenw(VMCS_GUEST_CR0, c->cr0);
   vmcs_writenw(VMCS_GUEST_CR4, c->cr4);
@@ -129,9 +163,10 @@ void guest_context_restore(const struct guest_context *c) {
 }
 
 void guest_context_isolate(void) {
+  clear_instruction_blocking();
   vmcs_writenw(VMCS_GUEST_RFLAGS, RFLAGS_FIXED);
   vmcs_writenw(VMCS_GUEST_CR0, vmcs_readnw(VMCS_GUEST_CR0) | (uword_t)(CR0_TS | CR0_EM));
-  vmcs_writenw(VMCS_GUEST_CR4, vmcs_readnw(VMCS_GUEST_CR4) & ~(uword_t)(CR4_PKE | CR4_PCE));
+  vmcs_writenw(VMCS_GUEST_CR4, vmcs_readnw(VMCS_GUEST_CR4) & ~(uword_t)CR4_NOT_IN_PAL);
   vmcs_writenw(VMCS_GUEST_DR7, DR7_INIT);
   vmcs_writenw(VMCS_GUEST_PENDING_DBG_EXCEPTIONS, 0);
   vmcs_write64(VMCS_GUEST_IA32_DEBUGCTL, 0);

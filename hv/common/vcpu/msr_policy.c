@@ -6,6 +6,15 @@
 
 #define MSR_APIC_BASE 0x1BU
 #define MSR_BIOS_UPDT_TRIG 0x79U
+#define MSR_MISC_ENABLE 0x1A0U
+#define MSR_LBR_INFO_FIRST 0x1200U /* architectural LBRs: INFO, CTL, DEPTH, FROM, TO */
+#define MSR_LBR_INFO_LAST 0x121FU
+#define MSR_LBR_CTL 0x14CEU
+#define MSR_LBR_DEPTH 0x14CFU
+#define MSR_LBR_FROM_FIRST 0x1500U
+#define MSR_LBR_FROM_LAST 0x151FU
+#define MSR_LBR_TO_FIRST 0x1600U
+#define MSR_LBR_TO_LAST 0x161FU
 #define MSR_MTRR_PHYS_FIRST 0x200U /* PHYSBASE0 */
 #define MSR_MTRR_PHYS_LAST 0x21FU  /* PHYSMASK15: room for 16 variable ranges */
 #define MSR_MTRR_FIX_64K 0x250U
@@ -29,6 +38,8 @@
 #define MSR_KERNEL_GS_BASE 0xC0000102U
 
 #define APIC_BASE_BSP (1ULL << 8)
+#define MISC_ENABLE_LIMIT_CPUID (1ULL << 22)
+#define MISC_ENABLE_XD_DISABLE (1ULL << 34)
 #define EFER_LME (1ULL << 8)
 #define EFER_LMA (1ULL << 10)
 
@@ -64,6 +75,15 @@ struct msr_rule {
  *    around cache flushes), which changes nothing when dropped; exiting on
  *    reads too cost a 64-bit Debian guest 8 s of its boot under Bochs.
  *  - BIOS_UPDT_TRIG: a microcode load would change the hypervisor's CPU.
+ *  - MISC_ENABLE: the guest may clear "limit CPUID maxval" and "XD bit
+ *    disable" (Linux does at boot), nothing else: setting them would
+ *    shrink the hypervisor's own CPUID answers under it or break its page
+ *    tables (they use XD), and the other bits differ by CPU model, some
+ *    read-only, and a WRMSR the hardware refuses would fault in the
+ *    hypervisor. Any other change gets #GP; reads pass.
+ *  - architectural LBRs (CPUID.7:EDX[19], hidden): IA32_LBR_CTL is not
+ *    switched by the VMCS as DEBUGCTL is, so it could record a PAL's
+ *    branches for the OS to read. They do not exist for the guest.
  *  - VMX capability MSRs and Intel PT: VMX is hidden (CPUID.1:ECX.VMX = 0),
  *    and PT (CPUID.7:EBX[25]) too, so no one can trace a PAL's branches.
  *  - long-mode MSRs in the i386 image: CPUID.80000001H:EDX.LM is clear, and
@@ -74,6 +94,11 @@ struct msr_rule {
 static const struct msr_rule rules[] = {
     {MSR_APIC_BASE, MSR_APIC_BASE, MSR_PASS, MSR_WRITE_CHECK, ALL_IMAGES},
     {MSR_BIOS_UPDT_TRIG, MSR_BIOS_UPDT_TRIG, MSR_PASS, MSR_WRITE_DROP, ALL_IMAGES},
+    {MSR_MISC_ENABLE, MSR_MISC_ENABLE, MSR_PASS, MSR_WRITE_CHECK, ALL_IMAGES},
+    {MSR_LBR_INFO_FIRST, MSR_LBR_INFO_LAST, MSR_GP, MSR_GP, ALL_IMAGES},
+    {MSR_LBR_CTL, MSR_LBR_DEPTH, MSR_GP, MSR_GP, ALL_IMAGES},
+    {MSR_LBR_FROM_FIRST, MSR_LBR_FROM_LAST, MSR_GP, MSR_GP, ALL_IMAGES},
+    {MSR_LBR_TO_FIRST, MSR_LBR_TO_LAST, MSR_GP, MSR_GP, ALL_IMAGES},
     {MSR_MTRR_PHYS_FIRST, MSR_MTRR_PHYS_LAST, MSR_PASS, MSR_WRITE_DROP, ALL_IMAGES},
     {MSR_MTRR_FIX_64K, MSR_MTRR_FIX_64K, MSR_PASS, MSR_WRITE_DROP, ALL_IMAGES},
     {MSR_MTRR_FIX_16K_80000, MSR_MTRR_FIX_16K_A0000, MSR_PASS, MSR_WRITE_DROP, ALL_IMAGES},
@@ -105,6 +130,12 @@ enum msr_write msr_check_write(uint32_t msr, uint64_t value, uint64_t current) {
   case MSR_APIC_BASE:
     /* Only a write that leaves it as it is (BSP is read-only). */
     return ((value ^ current) & ~APIC_BASE_BSP) == 0U ? MSR_WRITE_HARDWARE : MSR_WRITE_FAULT;
+  case MSR_MISC_ENABLE:
+    /* Only clearing bits that are set among these two. */
+    return (value & ~current) == 0U &&
+                   ((value ^ current) & ~(MISC_ENABLE_LIMIT_CPUID | MISC_ENABLE_XD_DISABLE)) == 0U
+               ? MSR_WRITE_HARDWARE
+               : MSR_WRITE_FAULT;
   case MSR_EFER:
     /* The i386 image: LME and LMA do not exist; LMA never could be written. */
     return (value & (EFER_LME | EFER_LMA)) != 0U ? MSR_WRITE_FAULT : MSR_WRITE_GUEST_EFER;

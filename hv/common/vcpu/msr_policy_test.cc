@@ -69,6 +69,29 @@ TEST(MsrPolicy, ApicBaseWritesAreCheckedAndOnlyANoChangeWritePasses) {
   EXPECT_EQ(msr_check_write(0x1B, 0xFED00900ULL, now), MSR_WRITE_FAULT) << "move";
 }
 
+TEST(MsrPolicy, MiscEnableWritesMayOnlyClearLimitCpuidAndXdDisable) {
+  EXPECT_EQ(msr_policy(0x1A0, false), MSR_PASS);
+  EXPECT_EQ(msr_policy(0x1A0, true), MSR_WRITE_CHECK);
+  const uint64_t limit = 1ULL << 22, xd = 1ULL << 34, fast_strings = 1ULL << 0;
+  const uint64_t now = fast_strings | limit | xd;
+  EXPECT_EQ(msr_check_write(0x1A0, now, now), MSR_WRITE_HARDWARE);
+  EXPECT_EQ(msr_check_write(0x1A0, now & ~limit, now), MSR_WRITE_HARDWARE) << "what Linux does";
+  EXPECT_EQ(msr_check_write(0x1A0, now & ~(limit | xd), now), MSR_WRITE_HARDWARE);
+  EXPECT_EQ(msr_check_write(0x1A0, fast_strings | limit, fast_strings), MSR_WRITE_FAULT)
+      << "limiting CPUID under the hypervisor";
+  EXPECT_EQ(msr_check_write(0x1A0, fast_strings | xd, fast_strings), MSR_WRITE_FAULT)
+      << "disabling XD under the hypervisor";
+  EXPECT_EQ(msr_check_write(0x1A0, now & ~fast_strings, now), MSR_WRITE_FAULT)
+      << "a bit that may be read-only on this model";
+}
+
+TEST(MsrPolicy, ArchitecturalLbrMsrsDoNotExistForTheGuest) {
+  for (uint32_t msr : {0x14CEU, 0x14CFU, 0x1200U, 0x121FU, 0x1500U, 0x151FU, 0x1600U, 0x161FU}) {
+    EXPECT_EQ(msr_policy(msr, false), MSR_GP) << std::hex << msr;
+    EXPECT_EQ(msr_policy(msr, true), MSR_GP) << std::hex << msr;
+  }
+}
+
 TEST(MsrPolicy, DebugctlIsTheGuestsOwnSwitchedByTheVmcs) {
   EXPECT_EQ(msr_policy(0x1D9, false), MSR_PASS);
   EXPECT_EQ(msr_policy(0x1D9, true), MSR_PASS);

@@ -30,6 +30,7 @@
 #define VECTOR_GP 13U
 
 #define RFLAGS_FIXED (1U << 1)
+#define EFLAGS_DEFINED 0x003F7FD5U /* CF PF AF ZF SF TF IF DF OF IOPL NT RF VM AC VIF VIP ID */
 #define RFLAGS_NT (1U << 14)
 #define RFLAGS_VM (1U << 17)
 #define CR0_TS (1U << 3)
@@ -273,8 +274,12 @@ static enum step load_ldt(struct switch_ctx *c, uint16_t sel) {
 static enum step load_cr3(struct switch_ctx *c, uint32_t cr3) {
   bool pae_paging = (vmcs_readnw(VMCS_GUEST_CR0) & CR0_PG) && (vmcs_readnw(VMCS_GUEST_CR4) & CR4_PAE);
   if (pae_paging) {
-    /* PDPTE reserved bits (SDM "PDPTE Registers"); MAXPHYADDR is at most 52. */
-    const uint64_t reserved = 0xFFF00000000001E6ULL;
+    /* PDPTE reserved bits (SDM "PDPTE Registers"): 8:5, 2:1 and MAXPHYADDR on up. */
+    struct cpuid_regs r;
+    cpu_cpuid(0x80000008U, 0, &r);
+    uint32_t maxphy = r.eax & 0xFFU;
+    const uint64_t reserved =
+        0x1E6ULL | (maxphy >= 32U && maxphy < 64U ? ~((1ULL << maxphy) - 1U) : 0xFFF0000000000000ULL);
     uint64_t pdpte[4];
     if (!guest_mem_read(0, cr3 & ~0x1FU, pdpte, sizeof(pdpte))) {
       c->vector = VECTOR_GP;
@@ -304,7 +309,6 @@ static enum step load_new_task(struct switch_ctx *c, struct cpu_regs *regs, cons
     return st;
   }
   vmcs_writenw(VMCS_GUEST_RIP, t->eip);
-  vmcs_writenw(VMCS_GUEST_RFLAGS, eflags);
   vmcs_writenw(VMCS_GUEST_RSP, t->esp);
   regs->ax = t->eax;
   regs->cx = t->ecx;
@@ -314,16 +318,20 @@ static enum step load_new_task(struct switch_ctx *c, struct cpu_regs *regs, cons
   regs->si = t->esi;
   regs->di = t->edi;
   const uint16_t sels[VMCS_SEG_LDTR] = {t->es, t->cs, t->ss, t->ds, t->fs, t->gs};
+  /*
+   * RFLAGS.VM and the segments change together, so that the VMCS always
+   * holds a state VM entry accepts, even when a fault below leaves the new
+   * task half-loaded: V86 segments with VM, protected-mode CS and SS
+   * without it (until then the old task's EFLAGS stay).
+   */
   if (eflags & RFLAGS_VM) {
     /* Into virtual-8086 mode: real-mode-style segments, CPL 3, and the LDT still loaded. */
-    if ((st = load_ldt(c, t->ldt)) != STEP_OK) {
-      return st;
-    }
     for (uint32_t i = 0; i < VMCS_SEG_LDTR; i++) {
       struct vmcs_segment s = {sels[i], (uint32_t)sels[i] << 4, 0xFFFFU, AR_V86};
       vmcs_write_guest_segment((enum vmcs_seg)i, &s);
     }
-    return STEP_OK;
+    vmcs_writenw(VMCS_GUEST_RFLAGS, eflags);
+    return load_ldt(c, t->ldt);
   }
   c->cpl = SEL_RPL(t->cs);
   if ((st = load_ldt(c, t->ldt)) != STEP_OK) {
@@ -339,6 +347,7 @@ static enum step load_new_task(struct switch_ctx *c, struct cpu_regs *regs, cons
   }
   vmcs_write_guest_segment(VMCS_SEG_CS, &cs);
   vmcs_write_guest_segment(VMCS_SEG_SS, &ss);
+  vmcs_writenw(VMCS_GUEST_RFLAGS, eflags);
   static const enum vmcs_seg data[4] = {VMCS_SEG_DS, VMCS_SEG_ES, VMCS_SEG_FS, VMCS_SEG_GS};
   for (uint32_t i = 0; i < 4U; i++) {
     struct vmcs_segment s;
@@ -460,7 +469,8 @@ static enum step do_switch(struct switch_ctx *c, struct cpu_regs *regs, uint16_t
   if (intr & INTERRUPTIBILITY_SHADOW) {
     vmcs_write32(VMCS_GUEST_INTERRUPTIBILITY_INFO, intr & ~INTERRUPTIBILITY_SHADOW);
   }
-  return load_new_task(c, regs, &t, (t.eflags & ~0x8000U) | RFLAGS_FIXED);
+  /* Only the flags EFLAGS defines; 1, 3, 5 and 15 and 22 up are reserved (VM entry checks). */
+  return load_new_task(c, regs, &t, (t.eflags & EFLAGS_DEFINED) | RFLAGS_FIXED);
 }
 
 enum vmexit_action vmexit_task_switch(struct cpu *cpu, struct cpu_regs *regs,

@@ -248,6 +248,58 @@ TEST_F(TaskSwitchTest, BadCodeSegmentInTheNewTaskFaultsInTheNewTask) {
   EXPECT_EQ(vmcs().Get(VMCS_GUEST_CS_SELECTOR), kCode) << "CS and SS stay a pair VM entry takes";
 }
 
+TEST_F(TaskSwitchTest, ReservedEflagsBitsOfTheNewTaskNeverReachTheVmcs) {
+  Tss32 b = Get(kTssB);
+  b.eflags = 0xFFC0802AU;  // bits 1, 3, 5, 15 and 22 up: all reserved but bit 1
+  Put(kTssB, &b, sizeof(b));
+  Switch(kSelB, 2);
+  EXPECT_EQ(Injected(), 0U);
+  EXPECT_EQ(vmcs().Get(VMCS_GUEST_RFLAGS), 0x2U) << "VM entry refuses any of the others";
+}
+
+TEST_F(TaskSwitchTest, AFaultAfterTheCommitLeavesEflagsAndSegmentsAPairVmEntryTakes) {
+  Tss32 b = Get(kTssB);
+  b.eflags = 0x20202U;  // into virtual-8086 mode, with an LDT selector that faults
+  b.ldt = kSelB;         // a TSS descriptor is no LDT
+  Put(kTssB, &b, sizeof(b));
+  Switch(kSelB, 2);
+  EXPECT_EQ(Injected(), 0x80000B0AU) << "#TS";
+  EXPECT_NE(vmcs().Get(VMCS_GUEST_RFLAGS) & (1U << 17), 0U);
+  EXPECT_EQ(vmcs().Get(VMCS_GUEST_CS_ACCESS_RIGHTS), 0xF3U) << "VM = 1 with V86 segments";
+  // And the other way: a bad CS keeps the old task's flags with its CS and SS.
+  SetUp();
+  b = Get(kTssB);
+  b.cs = 0;
+  b.eflags = 0x3202U;  // IOPL 3: visible if it were loaded
+  Put(kTssB, &b, sizeof(b));
+  Switch(kSelB, 2);
+  EXPECT_EQ(Injected(), 0x80000B0AU);
+  EXPECT_EQ(vmcs().Get(VMCS_GUEST_CS_ACCESS_RIGHTS), 0xC09BU);
+  EXPECT_EQ(vmcs().Get(VMCS_GUEST_RFLAGS) & ~(1U << 16), 0x202U) << "the old task's, RF aside";
+}
+
+TEST_F(TaskSwitchTest, PdpteBitsAboveMaxphyaddrAreReservedToo) {
+  cpu().cpuid[{0x80000008U, 0}] = {36, 0, 0, 0};  // MAXPHYADDR 36
+  // PAE paging, the low 16 MiB mapped to itself with 2 MiB pages.
+  const uint64_t pdpt[4] = {0x31001, 0, 0, 0};
+  Put(0x30000, pdpt, sizeof(pdpt));
+  for (uint64_t i = 0; i < 8; i++) {
+    const uint64_t pde = (i << 21) | 0x83;  // present, writable, 2 MiB
+    Put(0x31000 + 8 * i, &pde, sizeof(pde));
+  }
+  vmcs().Set(VMCS_GUEST_CR0, 0x80000031);
+  vmcs().Set(VMCS_GUEST_CR4, 0x20);
+  vmcs().Set(VMCS_GUEST_CR3, 0x30000);
+  vmcs().Set(VMCS_GUEST_PDPTE0, 0x31001);
+  const uint64_t pdpte[4] = {0x31001ULL | (1ULL << 40), 0, 0, 0};  // bit 40 >= MAXPHYADDR
+  Put(0x32000, pdpte, sizeof(pdpte));
+  Tss32 b = Get(kTssB);
+  b.cr3 = 0x32000;
+  Put(kTssB, &b, sizeof(b));
+  Switch(kSelB, 2);
+  EXPECT_EQ(Injected(), 0x80000B0DU) << "#GP, not a VM entry that fails on the PDPTE";
+}
+
 TEST_F(TaskSwitchTest, StackSegmentOfAnotherPrivilegeIsInvalidTss) {
   Tss32 b = Get(kTssB);
   b.ss = kData3;

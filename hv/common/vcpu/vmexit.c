@@ -21,6 +21,7 @@
 #include "xhv/vmx_caps.h"
 
 #define CR0_PE (1ULL << 0)
+#define CR0_WP (1ULL << 16)
 #define CR0_NW (1ULL << 29)
 #define CR0_CD (1ULL << 30)
 #define CR0_PG (1ULL << 31)
@@ -30,6 +31,7 @@
 #define CR4_PCIDE (1ULL << 17)
 #define CR4_OSXSAVE (1ULL << 18)
 #define CR4_LA57 (1ULL << 12)
+#define CR4_CET (1ULL << 23)
 #define CR3_PCID_MASK 0xFFFULL
 
 #define CPUID_1_ECX_MONITOR (1U << 3)
@@ -39,6 +41,7 @@
 #define CPUID_1_ECX_OSXSAVE (1U << 27)
 #define CPUID_1_ECX_HYPERVISOR (1U << 31)
 #define CPUID_7_EBX_PT (1U << 25)
+#define CPUID_7_EDX_ARCH_LBR (1U << 19)
 #define CPUID_EXT_EDX_LM (1U << 29)
 #define CPUID_HV_BASE 0x40000000U
 #define CPUID_HV_MAX 0x40000001U
@@ -164,8 +167,10 @@ static enum vmexit_action vmexit_nmi_window(struct cpu *cpu, struct cpu_regs *re
 
 static enum vmexit_action vmexit_triple_fault(struct cpu *cpu, struct cpu_regs *regs,
                                               struct vmexit_info *exit) {
-  dump_guest(cpu, "the guest triple-faulted", exit->reason, exit, regs);
-  return VMEXIT_FATAL;
+  (void)regs;
+  (void)exit;
+  /* On a PC, a triple fault shuts the CPU down and the chipset resets the machine. */
+  guest_reset_machine(cpu, "triple fault");
 }
 
 static enum vmexit_action vmexit_init(struct cpu *cpu, struct cpu_regs *regs,
@@ -212,6 +217,7 @@ static enum vmexit_action vmexit_cpuid(struct cpu *cpu, struct cpu_regs *regs,
     }
     if (leaf == 7U && subleaf == 0U) {
       r.ebx &= ~CPUID_7_EBX_PT; /* no trace of a PAL's branches (msr_policy.c) */
+      r.edx &= ~CPUID_7_EDX_ARCH_LBR;
     }
 #if XHV_BITS == 32
     if (leaf == 0x80000001U) {
@@ -284,7 +290,6 @@ static enum vmexit_action vmexit_monitor_mwait(struct cpu *cpu, struct cpu_regs 
   return VMEXIT_HANDLED;
 }
 
-
 /* GPR n of the SDM's encoding; 4 is RSP, which lives in the VMCS. */
 static uword_t gpr_read(const struct cpu_regs *regs, uint32_t n) {
   return n == 4U ? vmcs_readnw(VMCS_GUEST_RSP) : ((const uword_t *)regs)[n];
@@ -302,7 +307,8 @@ static bool long_mode(void) {
  */
 static enum vmexit_action mov_to_cr0(uint64_t value) {
   if ((value >> 32) != 0U || ((value & CR0_PG) && !(value & CR0_PE)) ||
-      ((value & CR0_NW) && !(value & CR0_CD))) {
+      ((value & CR0_NW) && !(value & CR0_CD)) ||
+      (!(value & CR0_WP) && (vmcs_readnw(VMCS_GUEST_CR4) & CR4_CET))) {
     return general_protection();
   }
   uword_t mask = vmcs_readnw(VMCS_CR0_GUEST_HOST_MASK);
@@ -406,9 +412,7 @@ static enum vmexit_action vmexit_xsetbv(struct cpu *cpu, struct cpu_regs *regs,
   if (!(vmcs_readnw(VMCS_GUEST_CR4) & CR4_OSXSAVE)) {
     return invalid_opcode();
   }
-  struct cpuid_regs r;
-  cpu_cpuid(0xD, 0, &r);
-  uint64_t supported = ((uint64_t)r.edx << 32) | r.eax;
+  uint64_t supported = vmx_machine_caps()->xcr0_supported;
   uint64_t value = ((uint64_t)(uint32_t)regs->dx << 32) | (uint32_t)regs->ax;
   if (guest_cpl() != 0U || (uint32_t)regs->cx != 0U || !xcr0_valid(value, supported)) {
     return general_protection();

@@ -42,12 +42,19 @@ class VmexitTest : public ::testing::Test {
     vmcs().Reset();
     hv().Clear();
     xhv_fake::GuestMemory(kRam, kHidden, kHiddenSize);
-    guest_io_watch_pm1(0);
+    const struct acpi_s5 none = {0, 0, 0, 0};
+    guest_io_watch_sleep(&none);
     std::memset(&regs, 0, sizeof(regs));
     vmcs().Set(VMCS_GUEST_RIP, kRip);
     vmcs().Set(VMCS_PROC_BASED_CONTROLS, VMX_PROC_USE_MSR_BITMAPS);
     vmcs().Set(VMCS_GUEST_CR0, 0x80000031U);  // protected mode, paging
     hv().caps.cr4_fixed1 = 0x627FFU;         // Sandy Bridge in Bochs
+  }
+
+  // The machine's PM1a control block at 0xB004, S5 as SLP_TYP 0 (Bochs' DSDT).
+  void WatchPm1() {
+    const struct acpi_s5 s5 = {0xB004, 0, 0, 0};
+    guest_io_watch_sleep(&s5);
   }
 
   // Runs one exit of `reason` whose instruction is `len` bytes long.
@@ -184,7 +191,7 @@ TEST_F(VmexitTest, GuestReadOfHypervisorMemoryGetsAReadOnlyZeroPage) {
 }
 
 TEST_F(VmexitTest, PowerOffWritePrintsExitCountsAndReachesTheHardware) {
-  guest_io_watch_pm1(0xB004);
+  WatchPm1();
   hv().cpu0.exit_count[EXIT_CPUID] = 41;
   regs.ax = 0x2001;  // SLP_EN | SLP_TYP 0
   Exit(EXIT_IO, 2, (0xB004ULL << 16) | 1U /*2 bytes, out*/);
@@ -584,7 +591,7 @@ TEST_F(VmexitTest, IretThatUnblockedNmisAndFaultedGetsTheBlockingBack) {
 // ---- power-off is seen whatever the write (item 9) ----
 
 TEST_F(VmexitTest, PowerOffByTheHighByteOfPm1ControlIsSeen) {
-  guest_io_watch_pm1(0xB004);
+  WatchPm1();
   regs.ax = 0x20;  // SLP_EN is bit 5 of the high byte
   Exit(EXIT_IO, 2, (0xB005ULL << 16) | 0U /*1 byte, out*/);
   EXPECT_NE(hv().log.find("guest enters ACPI sleep"), std::string::npos) << hv().log;
@@ -594,14 +601,14 @@ TEST_F(VmexitTest, PowerOffByTheHighByteOfPm1ControlIsSeen) {
 }
 
 TEST_F(VmexitTest, PowerOffByADwordCoveringPm1ControlIsSeen) {
-  guest_io_watch_pm1(0xB004);
+  WatchPm1();
   regs.ax = 0x20000000U;  // bytes B002..B005: SLP_EN in the last one
   Exit(EXIT_IO, 2, (0xB002ULL << 16) | 3U /*4 bytes, out*/);
   EXPECT_NE(hv().log.find("guest enters ACPI sleep"), std::string::npos) << hv().log;
 }
 
 TEST_F(VmexitTest, Pm1WriteWithoutSleepEnableIsNoPowerOff) {
-  guest_io_watch_pm1(0xB004);
+  WatchPm1();
   regs.ax = 0x0001;
   Exit(EXIT_IO, 2, (0xB004ULL << 16) | 1U);
   EXPECT_EQ(hv().log.find("guest enters ACPI sleep"), std::string::npos);
@@ -704,6 +711,79 @@ TEST_F(VmexitDeathTest, ExitReasonBeyondTheTableDumpsStateAndHalts) {
 
 TEST_F(VmexitDeathTest, FailedVmEntryDumpsStateAndHalts) {
   EXPECT_DEATH(Exit((1U << 31) | EXIT_ENTRY_FAIL_GUEST_STATE), "halted for good");
+}
+
+// ---- the guest's resets: PALs scrubbed (hypapp shutdown), then the machine reset ----
+
+class ResetTest : public VmexitTest {
+ protected:
+  void SetUp() override {
+    VmexitTest::SetUp();
+    cpu().halt_report = [] { return hv().log; };
+  }
+  // A byte OUT of `value` to `port`.
+  void Out(uint16_t port, uint32_t value) {
+    regs.ax = value;
+    Exit(EXIT_IO, 1, (static_cast<uint64_t>(port) << 16) | 0U /*1 byte, out*/);
+  }
+};
+
+// What every reset path ends in: the summary the shutdown prints, then each
+// reset register a PC has, then the halt (the fake machine does not reset).
+constexpr char kResetWrites[] = "port writes: 0xcf9<-0xa 0xcf9<-0xe 0x64<-0xfe 0x92<-0x1";
+
+TEST_F(ResetTest, ATripleFaultResetsTheMachineAfterTheShutdown) {
+  EXPECT_DEATH(Exit(EXIT_TRIPLE_FAULT), kResetWrites);
+  EXPECT_DEATH(Exit(EXIT_TRIPLE_FAULT), "guest resets the machine \\(triple fault\\)");
+  EXPECT_DEATH(Exit(EXIT_TRIPLE_FAULT), "quiesce: rounds=");
+}
+
+TEST_F(ResetTest, EveryResetRegisterWriteResetsTheMachine) {
+  EXPECT_DEATH(Out(0xCF9, 0x06), "reset control register 0xcf9");
+  EXPECT_DEATH(Out(0x64, 0xFE), "keyboard controller reset pulse");
+  EXPECT_DEATH(Out(0x64, 0xF0), "keyboard controller reset pulse");
+  EXPECT_DEATH(Out(0x92, 0x03), "fast reset, port 0x92");
+  const struct acpi_reset r = {0xB2, 0x42};
+  guest_io_watch_reset(&r);
+  EXPECT_DEATH(Out(0xB2, 0x42), "ACPI reset register");
+}
+
+TEST_F(ResetTest, WritesThatDoNotResetPassThrough) {
+  Out(0xCF9, 0x02);  // SYS_RST without RST_CPU: only arms the next one
+  Out(0x64, 0xD1);   // write output port: a command like any other
+  Out(0x64, 0xFF);   // a pulse of no line
+  Out(0x92, 0x02);   // the A20 gate, bit 0 clear
+  regs.ax = 0x80000000U;
+  Exit(EXIT_IO, 1, (0xCF8ULL << 16) | 3U /*4 bytes, out: PCI config address, not 0xCF9*/);
+  ASSERT_EQ(cpu().port_writes.size(), 5U);
+  EXPECT_EQ(cpu().port_writes[0], (xhv_fake::PortWrite{0xCF9, 0x02, 1}));
+  EXPECT_EQ(cpu().port_writes[4], (xhv_fake::PortWrite{0xCF8, 0x80000000U, 4}));
+  EXPECT_EQ(hv().log.find("resets the machine"), std::string::npos) << hv().log;
+}
+
+// ---- sleep: S5 ends the guest, the others would wake without the hypervisor ----
+
+TEST_F(VmexitTest, SleepStatesOtherThanPowerOffAreRefused) {
+  const struct acpi_s5 s5 = {0xB004, 0, 5, 0};  // \_S5 is SLP_TYP 5 on this machine
+  guest_io_watch_sleep(&s5);
+  regs.ax = 0x2000U | (1U << 10);  // SLP_EN, SLP_TYP 1 (S3, say)
+  Exit(EXIT_IO, 2, (0xB004ULL << 16) | 1U);
+  EXPECT_TRUE(cpu().port_writes.empty()) << "dropped";
+  EXPECT_NE(hv().log.find("refused"), std::string::npos) << hv().log;
+  EXPECT_EQ(Rip(), kRip + 2) << "the guest goes on, awake";
+  regs.ax = 0x2000U | (5U << 10);
+  Exit(EXIT_IO, 2, (0xB004ULL << 16) | 1U);
+  ASSERT_EQ(cpu().port_writes.size(), 1U);
+  EXPECT_NE(hv().log.find("guest enters ACPI sleep"), std::string::npos) << hv().log;
+}
+
+TEST_F(VmexitTest, ThePm1bBlockIsWatchedToo) {
+  const struct acpi_s5 s5 = {0xB004, 0xB104, 0, 0};
+  guest_io_watch_sleep(&s5);
+  regs.ax = 0x2000U | (3U << 10);
+  Exit(EXIT_IO, 2, (0xB104ULL << 16) | 1U);
+  EXPECT_TRUE(cpu().port_writes.empty());
+  EXPECT_NE(hv().log.find("PM1 control 0xb104"), std::string::npos) << hv().log;
 }
 
 }  // namespace

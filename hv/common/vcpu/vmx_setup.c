@@ -70,6 +70,11 @@ void vmx_machine_init(const struct guest_boot *b) {
               (unsigned long long)fc);
   }
   vmx_caps_read(&caps);
+  if (r.ecx & CPUID_1_ECX_XSAVE) {
+    struct cpuid_regs x;
+    cpu_cpuid(0xDU, 0, &x);
+    caps.xcr0_supported = ((uint64_t)x.edx << 32) | x.eax;
+  }
   char line[256];
   vmx_caps_format(line, sizeof(line), &caps);
   log_printf("%s\n", line);

@@ -18,6 +18,12 @@ struct acpi_s5 {
   uint8_t slp_typ_b;
 };
 
+/* The FADT's reset register (ACPI 2.0+), when it is an I/O port. */
+struct acpi_reset {
+  uint16_t port;
+  uint8_t value; /* RESET_VALUE: writing it to the port resets the machine */
+};
+
 /* The 8-bit sum of `len` bytes; a valid ACPI structure sums to 0. */
 uint8_t acpi_checksum(const uint8_t *p, size_t len);
 
@@ -52,6 +58,16 @@ int acpi_madt_cpus(const uint8_t *madt, size_t len, uint32_t *apic_ids, uint32_t
 
 /* Finds the MADT in physical memory and runs acpi_madt_cpus on it; -1 if none. */
 int acpi_find_cpus(uint32_t *apic_ids, uint32_t max);
+
+/*
+ * Reads the reset register of a FADT (whole table, `len` bytes): true if
+ * the table says it has one (RESET_REG_SUP) and it is a byte-wide I/O port.
+ * A FADT older than ACPI 2.0 has none; a memory-mapped one is not used.
+ */
+bool acpi_parse_reset(const uint8_t *fadt, size_t len, struct acpi_reset *out);
+
+/* Finds the FADT in physical memory and runs acpi_parse_reset on it. */
+bool acpi_find_reset(struct acpi_reset *out);
 
 /* Enters S5 through the PM1 control blocks; returns only if that failed. */
 void acpi_poweroff(const struct acpi_s5 *s5);

@@ -48,6 +48,14 @@ enum guest_paging guest_paging_mode(void);
 bool guest_code_64bit(void);
 /* The current privilege level (SS.DPL). */
 uint32_t guest_cpl(void);
+/*
+ * Whether `rip` may be the guest's next instruction pointer in its current
+ * mode: canonical for the paging width (48 or 57 bits, CR4.LA57) in 64-bit
+ * code, below 4 GiB otherwise. VM entry fails on any other value, so an
+ * address that comes from the guest (a return address on its stack) is
+ * checked before it is written to RIP.
+ */
+bool guest_rip_valid(uint64_t rip);
 /* The PDPTEs the CPU uses in PAE mode (VMX keeps them in the VMCS), and loading them. */
 void guest_pdptes(uint64_t pdpte[4]);
 void guest_set_pdptes(const uint64_t pdpte[4]);
@@ -91,9 +99,11 @@ void guest_context_restore(const struct guest_context *c);
  * only its fixed bit (no interrupts, no trap flag, IOPL 0, DF 0, AC 0);
  * the FPU off (CR0.TS and EM: every x87, MMX, SSE, AVX and XSAVE
  * instruction faults, #NM or #UD, before it reads or writes the previous
- * context's registers); no protection keys or user-mode RDPMC (CR4.PKE,
- * PCE); no breakpoints (DR7 = 400H), no branch records or trace
- * (IA32_DEBUGCTL = 0) and no pending debug exceptions.
+ * context's registers); no protection keys, user-mode RDPMC, CET or user
+ * interrupts (CR4.PKE, PKS, PCE, CET, UINTR); no breakpoints (DR7 = 400H),
+ * no branch records or trace (IA32_DEBUGCTL = 0), no pending debug
+ * exceptions, no blocking by STI or MOV SS. guest_context_restore clears
+ * that blocking too: both start the context at an instruction boundary.
  */
 void guest_context_isolate(void);
 

@@ -24,9 +24,12 @@ bool guest_hidden_gpa(uint64_t gpa);
 
 /*
  * Maps the regular guest's 4 KiB page at `gpa` to `hpa` with `prot`
- * (EPT_READ/WRITE/EXEC, 0 = not present) and `memtype`, under the EPT lock;
- * every CPU flushes before it next enters the guest (guest_ept_changed).
- * Safe before VMX is on: nothing is flushed until then.
+ * (EPT_READ/WRITE/EXEC, 0 = not present) and `memtype`; every CPU flushes
+ * before it next enters the guest (guest_ept_changed). Every edit of the
+ * regular EPT is made with every other CPU quiesced: none of them can then
+ * be parked half-way through an edit (or holding the EPT lock the quiescer
+ * needs), nor run the guest on a half-made change. This function quiesces
+ * the others itself unless its caller already has. Not in NMI context.
  */
 void guest_ept_map_page(uint64_t gpa, uint64_t hpa, uint32_t prot, uint8_t memtype);
 

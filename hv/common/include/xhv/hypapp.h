@@ -61,9 +61,12 @@ struct hypapp {
   bool (*exception)(struct cpu *cpu, struct cpu_regs *regs, uint32_t vector, uint32_t error_code);
 
   /*
-   * The guest powers the machine off (ACPI sleep), on the CPU that asked,
-   * before the hypervisor lets it happen. Every other CPU IS quiesced.
-   * May be null.
+   * The guest's end: it powers the machine off (ACPI S5) or resets it (a
+   * reset register, a triple fault), on the CPU that asked, before the
+   * hypervisor lets it happen. Every other CPU IS quiesced, and stays
+   * parked: nothing of the guest runs after this on them. RAM survives a
+   * reset, so whatever must not outlive the guest is scrubbed here.
+   * Called once. May be null.
    */
   void (*shutdown)(struct cpu *cpu);
 };

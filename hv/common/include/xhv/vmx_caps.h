@@ -157,6 +157,12 @@ struct vmx_caps {
   uint64_t cr0_fixed1;
   uint64_t cr4_fixed0;
   uint64_t cr4_fixed1;
+  /*
+   * Not VMX: the XCR0 bits the CPU supports (CPUID.(EAX=0DH,ECX=0)), read
+   * once at boot beside the rest, before the guest could limit CPUID; 0
+   * without XSAVE. vmx_caps_read leaves it 0; vmx_machine_init fills it.
+   */
+  uint64_t xcr0_supported;
 };
 
 /* What a user of VMX asks for in one control word. */
