@@ -49,9 +49,10 @@ DEBIAN_TITLES = {"debian11": "Debian 11", "debian12": "Debian 12"}
 
 
 def label(r):
-    return "xhv %s / %s %s / pal_demo %s" % (
+    cpus = r.get("cpus") or 2
+    return "xhv %s / %s %s / pal_demo %s%s" % (
         arch(r["hv"]), DEBIAN_TITLES.get(r.get("debian"), "Debian"), arch(r["guest"]),
-        arch(r["pal"]))
+        arch(r["pal"]), "" if cpus == 2 else " / %d CPUs" % cpus)
 
 
 def to_init(r):

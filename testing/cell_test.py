@@ -186,6 +186,25 @@ def check_pal(com1):
     return None
 
 
+HV_RESTARTED = re.compile(r"^vmx: CPU (\d+): guest start-up IPI, vector 0x[0-9a-f]+: the CPU "
+                          r"starts again")
+GUEST_HOTPLUG = re.compile(r"^(\d+) rounds")
+
+
+def check_hotplug(guest, com1, cpus):
+    """Every AP the guest took offline and online came back through the
+    hypervisor's virtual INIT/SIPI: it counted as many restarts."""
+    m = GUEST_HOTPLUG.match(guest.get("hotplug", ""))
+    if not m:
+        return None  # the evidence check names the missing line
+    wanted = int(m.group(1)) * (cpus - 1)
+    restarts = sum(1 for l in com1 if HV_RESTARTED.search(l))
+    if restarts < wanted:
+        return "the guest took its APs offline and online %d times, the hypervisor restarted " \
+               "%d" % (wanted, restarts)
+    return None
+
+
 # ---- red-team evidence (PAL cells) ---------------------------------------
 # The red team's attacks (guests/redteam) each print `XHV-GUEST:
 # redteam_<attack>=<verdict> <details>`; the details show the attack was
@@ -448,6 +467,8 @@ EVIDENCE = {
         ("isolation", is_("ok")),
         ("limits", is_("ok")),
         ("pal_loops", present),
+        ("hotplug", matches(r"\d+ rounds of every AP offline and online, [1-9]\d* PAL test calls "
+                            r"beside")),
         ("hcfuzz", fuzz_summary),
         ("test_args_after_fuzz", is_("pass")),
     ],
@@ -631,7 +652,8 @@ def _first_problem(cell, result, ev, com1):
         if problem:
             return problem
     if cell["pal"] != "none" and cell["hv"] != "none":
-        problem = check_pal(com1) or check_com1_forgery(
+        problem = check_pal(com1) or check_hotplug(
+            guest, com1, int(guest.get("cpus_online", "0") or 0)) or check_com1_forgery(
             guest, com1, xhv_run.read_lines(result["com1"]))
         if problem:
             return problem
@@ -773,6 +795,7 @@ def summarize(cell, result, ev, provenance=None):
         "reason": ev.reason,
         "guest_uptime_at_init": float(guest["uptime_at_init"])
         if re.fullmatch(r"\d+(\.\d+)?", guest.get("uptime_at_init", "")) else None,
+        "cpus": result["replay"].get("smp"),
         "cpus_online": guest.get("cpus_online"),
         "wall_seconds": result["wall_seconds"],
         "started_at": result.get("started_at"),

@@ -70,7 +70,7 @@ HV_PROBES = """\
 XHV-GUEST: hypervisor=xhv
 XHV-GUEST: hypapp=%s
 XHV-GUEST: cell_kind=%s
-XHV-GUEST: step=probe
+XHV-GUEST: step=probe quiescing
 XHV-GUEST: devmem_hv_image=0x200000:0x00000000
 XHV-GUEST: step=hvcheck quiescing
 XHV-GUEST: hv_signature=XhvXhvXhvXhv
@@ -152,6 +152,9 @@ XHV-GUEST: limits=ok
 XHV-GUEST: step=pal_loops quiescing
 """ + STORM + """\
 XHV-GUEST: pal_loops=50 test calls and 20 test_args iterations per CPU
+XHV-GUEST: step=hotplug quiescing
+XHV-GUEST: cpus_alive=2
+XHV-GUEST: hotplug=2 rounds of every AP offline and online, 14 PAL test calls beside
 XHV-GUEST: step=fuzz quiescing
 XHV-GUEST: hcfuzz=calls=10000 errors=9348 registered=153 seed=1
 XHV-GUEST: step=test_args_after_fuzz quiescing
@@ -174,11 +177,13 @@ vmx-exits: cpu=1 reason=10 name="CPUID" count=80
 vmx-exits: cpu=1 reason=18 name="VMCALL" count=32361
 """
 
+HOTPLUG_LOG = "".join("vmx: CPU 1: guest start-up IPI, vector 0x9a: the CPU starts again\n"
+                      for _ in range(2))
 TV_LOG = "trustvisor: CPU 0: shutdown: 303 registrations, 186 PAL calls, 0 PALs scrubbed, " \
          "0 revoked\nserial: guest writes to the hypervisor's UART dropped=200\n"
 # The PAL cell's log: the ring-0 stage's two NMIs on CPU 0 beyond the kernel's 30.
 PAL_LOG = HV_LOG.replace("nmi: cpu=0 guest=30 injected=30", "nmi: cpu=0 guest=32 injected=32") + \
-    TV_LOG
+    HOTPLUG_LOG + TV_LOG
 
 BOCHS_POWER_OFF = "07744870655p[ACPI  ] >>PANIC<< ACPI control: soft power off\n"
 
@@ -460,6 +465,16 @@ class RedTeamTest(JudgeCase):
         self.assertEqual(cell_test.nmis_delivered({"nmi_after": "30 30"}, [30, 30]), [30, 30])
 
 
+class HotplugTest(JudgeCase):
+
+    def test_restarts_the_hypervisor_did_not_make_fail(self):
+        self.assertFails(PAL_CELL, PAL_LOG.replace(HOTPLUG_LOG, HOTPLUG_LOG.splitlines(True)[0]),
+                         PAL, "the hypervisor restarted 1")
+
+    def test_a_cell_without_its_hotplug_fails(self):
+        self.assertFails(PAL_CELL, PAL_LOG, without_line(PAL, "hotplug"), "hotplug")
+
+
 class ExpectFailureTest(JudgeCase):
     """--expect-failure=quiesce_hang passes on that failure and on no other."""
 
@@ -476,7 +491,7 @@ class ExpectFailureTest(JudgeCase):
                                      stopped_on="guest: " + STALL), 0)
 
     def test_a_stall_in_a_step_without_quiescing_hypercalls_is_not(self):
-        self.assertEqual(self.expect(HV_LOG, self.hang_in("step=probe\n"),
+        self.assertEqual(self.expect(HV_LOG, self.hang_in("step=identify\n"),
                                      stopped_on="guest: " + STALL), 1)
 
     def test_a_timeout_is_not_the_signature(self):

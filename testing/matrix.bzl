@@ -26,29 +26,33 @@ load("//guests/initramfs:initramfs.bzl", "guest_initramfs")
 # what the seed ran), or "pvh", the direct boot (GRUB hands xhv, or the
 # bare pvhboot, the kernel ELF and the initramfs; no decompression, no real
 # mode). The seed's rows keep the GRUB chain, which so covers every
-# hypervisor and guest arch; every other cell boots directly.
+# hypervisor and guest arch; every other cell boots directly. `CPUs` is the
+# emulated machine's CPU count: 2, and 4 for a PAL cell of each hypervisor
+# arch (xhv runs up to XHV_MAX_CPUS, hv/common/include/xhv/percpu.h).
 MATRIX = [
-    # hv      Debian      guest     pal       boot    emulator
-    ("x86", "debian11", "x86", "x86", "grub", "bochs"),
-    ("x86_64", "debian11", "x86", "x86", "grub", "bochs"),
-    ("x86_64", "debian11", "x86_64", "x86", "grub", "bochs"),
-    ("x86_64", "debian11", "x86_64", "x86_64", "grub", "bochs"),
-    ("none", "debian11", "x86", "x86", "grub", "bochs"),
-    ("none", "debian11", "x86", "x86", "grub", "qemu-tcg"),
-    ("none", "debian11", "x86_64", "x86", "grub", "bochs"),
-    ("none", "debian11", "x86_64", "x86_64", "grub", "bochs"),
-    ("none", "debian11", "x86_64", "x86_64", "grub", "qemu-tcg"),
-    ("x86", "debian12", "x86", "x86", "pvh", "bochs"),
-    ("x86_64", "debian12", "x86", "x86", "pvh", "bochs"),
-    ("x86_64", "debian12", "x86_64", "x86", "pvh", "bochs"),
-    ("x86_64", "debian12", "x86_64", "x86_64", "pvh", "bochs"),
-    ("x86", "debian12", "x86", "none", "pvh", "bochs"),
-    ("x86_64", "debian12", "x86_64", "none", "pvh", "bochs"),
-    ("none", "debian12", "x86", "x86", "pvh", "bochs"),
-    ("none", "debian12", "x86", "x86", "pvh", "qemu-tcg"),
-    ("none", "debian12", "x86_64", "x86", "pvh", "bochs"),
-    ("none", "debian12", "x86_64", "x86_64", "pvh", "bochs"),
-    ("none", "debian12", "x86_64", "x86_64", "pvh", "qemu-tcg"),
+    # hv      Debian      guest     pal       boot    emulator  CPUs
+    ("x86", "debian11", "x86", "x86", "grub", "bochs", 2),
+    ("x86_64", "debian11", "x86", "x86", "grub", "bochs", 2),
+    ("x86_64", "debian11", "x86_64", "x86", "grub", "bochs", 2),
+    ("x86_64", "debian11", "x86_64", "x86_64", "grub", "bochs", 2),
+    ("none", "debian11", "x86", "x86", "grub", "bochs", 2),
+    ("none", "debian11", "x86", "x86", "grub", "qemu-tcg", 2),
+    ("none", "debian11", "x86_64", "x86", "grub", "bochs", 2),
+    ("none", "debian11", "x86_64", "x86_64", "grub", "bochs", 2),
+    ("none", "debian11", "x86_64", "x86_64", "grub", "qemu-tcg", 2),
+    ("x86", "debian12", "x86", "x86", "pvh", "bochs", 2),
+    ("x86_64", "debian12", "x86", "x86", "pvh", "bochs", 2),
+    ("x86_64", "debian12", "x86_64", "x86", "pvh", "bochs", 2),
+    ("x86_64", "debian12", "x86_64", "x86_64", "pvh", "bochs", 2),
+    ("x86", "debian12", "x86", "none", "pvh", "bochs", 2),
+    ("x86_64", "debian12", "x86_64", "none", "pvh", "bochs", 2),
+    ("x86", "debian12", "x86", "x86", "pvh", "bochs", 4),
+    ("x86_64", "debian12", "x86_64", "x86_64", "pvh", "bochs", 4),
+    ("none", "debian12", "x86", "x86", "pvh", "bochs", 2),
+    ("none", "debian12", "x86", "x86", "pvh", "qemu-tcg", 2),
+    ("none", "debian12", "x86_64", "x86", "pvh", "bochs", 2),
+    ("none", "debian12", "x86_64", "x86_64", "pvh", "bochs", 2),
+    ("none", "debian12", "x86_64", "x86_64", "pvh", "qemu-tcg", 2),
 ]
 
 BOOT_PATHS = ["grub", "pvh"]
@@ -90,7 +94,8 @@ CELL_SCRIPTS = {
 # --//testing:nmi_device=N NMIs from the PIT through the I/O APIC, and
 # --//testing:nmi_seed=N their timing (and the fuzzer's seed); in PAL cells
 # --//testing:pal_rounds=N `test` calls and --//testing:pal_iters=N
-# test_args iterations per CPU, --//testing:fuzz_calls=N random hypercalls.
+# test_args iterations per CPU, --//testing:fuzz_calls=N random hypercalls,
+# --//testing:hotplug_rounds=N times every AP goes offline and online.
 # They reach the guest as xhv.<name>=N on its kernel command line.
 STRESS_FLAGS = [
     "//testing:quiesce_rounds",
@@ -100,6 +105,7 @@ STRESS_FLAGS = [
     "//testing:pal_rounds",
     "//testing:pal_iters",
     "//testing:fuzz_calls",
+    "//testing:hotplug_rounds",
 ]
 
 # guests/redteam programs every PAL cell runs (testing/cells/pal.sh).
@@ -130,7 +136,6 @@ GUEST_ARCHES = ["x86", "x86_64"]
 # watchdog, both slow under emulation.
 GUEST_CMDLINE = " ".join([
     "console=ttyS1,115200",
-    "xhv.expect_cpus=2",
     "quiet",
     # Every kernel record starts with its time stamp: how the judge tells the
     # kernel's records from a program's line they interrupt on the console.
@@ -163,13 +168,22 @@ GUEST_CMDLINE = " ".join([
 # below Bazel's own timeout for size "large" (900 s).
 CELL_TIMEOUT = 600
 
-def cell_name(hv, debian, guest, pal, boot, emulator):
-    return "cell_{}_{}_{}_{}_{}_{}".format(
+# Bochs runs every CPU in one host thread: a 4-CPU cell does twice the work
+# per emulated second of a 2-CPU one.
+CELL_TIMEOUT_MANY_CPUS = 840
+
+def _smp(cpus):
+    """The part of a cell's or disk's name that says its CPU count: none for 2."""
+    return "" if cpus == 2 else "_smp{}".format(cpus)
+
+def cell_name(hv, debian, guest, pal, boot, emulator, cpus = 2):
+    return "cell_{}_{}_{}_{}_{}{}_{}".format(
         "nohv" if hv == "none" else "hv_" + hv,
         debian,
         guest,
         "nopal" if pal == "none" else "pal_" + pal,
         boot,
+        _smp(cpus),
         emulator.replace("-", "_"),
     )
 
@@ -201,9 +215,17 @@ def _disk_pal(guest, pal):
     pal_demo (hv_core) boots the disk of its own guest arch."""
     return guest if pal == "none" else pal
 
-def _guest_disk_name(debian, guest, pal, boot):
+def _guest_disk_name(debian, guest, pal, boot, cpus = 2):
     return "{}_{}_pal_{}".format(debian, guest, _disk_pal(guest, pal)) + (
         "_pvh" if boot == "pvh" else ""
+    ) + _smp(cpus)
+
+def _guest_cmdline(guest, cpus):
+    """The kernel command line of a guest disk: GUEST_CMDLINE and what varies."""
+    return GUEST_CMDLINE + " xhv.expect_cpus={} xhv.hv_image={}".format(cpus, HV_IMAGE_BASE) + (
+        # No highmem: every user page is then in the i386 kernel's direct
+        # map, which the red team reads through /proc/kcore.
+        " highmem=0" if guest == "x86" else ""
     )
 
 def debian_guest_label(debian, guest, part):
@@ -220,16 +242,16 @@ def _guest_disks():
     """One initramfs per (Debian, guest arch, disk pal arch), one disk per
     boot path, in MATRIX, the demo's cells and //testing:boot_bench."""
     seen = []
-    demo = [(hv, debian, guest, pal, boot, "") for debian in DEMO_DEBIANS for boot in BOOT_PATHS
-            for hv, guest, pal in DEMO_ROWS]
-    boot_bench = [("none", "debian12", "x86_64", "none", boot, "") for boot in BOOT_PATHS]
-    for _, debian, guest, pal, boot, _ in MATRIX + demo + boot_bench:
-        key = (debian, guest, _disk_pal(guest, pal), boot)
+    demo = [(hv, debian, guest, pal, boot, "", 2) for debian in DEMO_DEBIANS
+            for boot in BOOT_PATHS for hv, guest, pal in DEMO_ROWS]
+    boot_bench = [("none", "debian12", "x86_64", "none", boot, "", 2) for boot in BOOT_PATHS]
+    for _, debian, guest, pal, boot, _, cpus in MATRIX + demo + boot_bench:
+        key = (debian, guest, _disk_pal(guest, pal), boot, cpus)
         if key not in seen:
             seen.append(key)
     initramfs = []
-    for volume, (debian, guest, pal, boot) in enumerate(seen):
-        name = _guest_disk_name(debian, guest, pal, boot)
+    for volume, (debian, guest, pal, boot, cpus) in enumerate(seen):
+        name = _guest_disk_name(debian, guest, pal, boot, cpus)
         cpio = "initramfs_" + _guest_disk_name(debian, guest, pal, "grub")
         if cpio not in initramfs:
             initramfs.append(cpio)
@@ -243,11 +265,7 @@ def _guest_disks():
         disk(
             name = "guest_disk_" + name,
             title = "{} {}".format(DEBIAN_TITLES[debian], guest),
-            cmdline = GUEST_CMDLINE + " xhv.hv_image=" + HV_IMAGE_BASE + (
-                # No highmem: every user page is then in the i386 kernel's
-                # direct map, which the red team reads through /proc/kcore.
-                " highmem=0" if guest == "x86" else ""
-            ),
+            cmdline = _guest_cmdline(guest, cpus),
             initramfs = ":" + cpio,
             cmdline_flags = STRESS_FLAGS,
             volume_id = "4755" + ("000" + str(volume))[-4:],
@@ -284,7 +302,8 @@ def _hv_disks(hv_arches):
             volume_id = "485643" + str(90 + i),
         )
 
-def _cell_test(name, hv, debian, guest, pal, boot, emulator, disks, extra_args = [], tags = []):
+def _cell_test(name, hv, debian, guest, pal, boot, emulator, disks, extra_args = [], tags = [],
+               cpus = 2):
     versions = debian_guest_label(debian, guest, "versions")
     native.py_test(
         name = name,
@@ -299,7 +318,8 @@ def _cell_test(name, hv, debian, guest, pal, boot, emulator, disks, extra_args =
             "--guest=" + guest,
             "--pal=" + pal,
             "--emulator=" + emulator,
-            "--timeout=%d" % CELL_TIMEOUT,
+            "--timeout=%d" % (CELL_TIMEOUT if cpus <= 2 else CELL_TIMEOUT_MANY_CPUS),
+            "--smp=%d" % cpus,
             "--guest-versions=$(rootpath {})".format(versions),
         ] + ["--disk=$(rootpath {})".format(d) for d in disks] + extra_args,
         data = disks + [versions],
@@ -323,7 +343,7 @@ def _legacy_quiesce_test():
     guest_disk(
         name = "guest_disk_legacy_quiesce_debian12_x86",
         title = "Debian 12 x86",
-        cmdline = GUEST_CMDLINE + " xhv.hv_image=" + HV_IMAGE_BASE + " " + LEGACY_STRESS,
+        cmdline = _guest_cmdline("x86", 2) + " " + LEGACY_STRESS,
         initramfs = ":initramfs_" + _guest_disk_name("debian12", "x86", "x86", "grub"),
         kernel = debian_guest_label("debian12", "x86", "vmlinuz"),
         volume_id = "4755ffff",
@@ -363,20 +383,22 @@ def matrix_cells(hv_arches):
     _legacy_quiesce_test()
     tests = []
     kvm_tests = []
-    for hv, debian, guest, pal, boot, emulator in MATRIX:
-        name = cell_name(hv, debian, guest, pal, boot, emulator)
+    for hv, debian, guest, pal, boot, emulator, cpus in MATRIX:
+        name = cell_name(hv, debian, guest, pal, boot, emulator, cpus)
         kind = _cell_kind(hv, pal)
-        disks = [":guest_disk_" + _guest_disk_name(debian, guest, pal, boot)]
+        disks = [":guest_disk_" + _guest_disk_name(debian, guest, pal, boot, cpus)]
         if hv != "none":
             disks = [":" + _hv_disk_name(hv, kind, boot)] + disks
-        _cell_test(name, hv, debian, guest, pal, boot, emulator, disks, tags = ["matrix"])
+        _cell_test(name, hv, debian, guest, pal, boot, emulator, disks, tags = ["matrix"],
+                   cpus = cpus)
         tests.append(":" + name)
         if hv != "none":
             # The same cell under QEMU with KVM's nested VMX: only on hosts
             # that have it (the runner says so and fails elsewhere), so
             # `manual`: ./bazelw test //testing:matrix_kvm
-            kvm = cell_name(hv, debian, guest, pal, boot, "qemu-kvm")
-            _cell_test(kvm, hv, debian, guest, pal, boot, "qemu-kvm", disks, tags = ["manual", "matrix_kvm"])
+            kvm = cell_name(hv, debian, guest, pal, boot, "qemu-kvm", cpus)
+            _cell_test(kvm, hv, debian, guest, pal, boot, "qemu-kvm", disks,
+                       tags = ["manual", "matrix_kvm"], cpus = cpus)
             kvm_tests.append(":" + kvm)
     native.test_suite(
         name = "matrix",

@@ -36,7 +36,8 @@ def versions_of(r):
 
 
 CELL_NAME = re.compile(r"^//testing:cell_(nohv|hv_x86|hv_x86_64)_(debian\d+)_(x86|x86_64)_"
-                       r"(nopal|pal_x86|pal_x86_64)_(grub|pvh)_(bochs|qemu_kvm|qemu_tcg)$")
+                       r"(nopal|pal_x86|pal_x86_64)_(grub|pvh)(?:_smp(\d+))?_"
+                       r"(bochs|qemu_kvm|qemu_tcg)$")
 
 
 def missing_results(inv, results):
@@ -47,10 +48,11 @@ def missing_results(inv, results):
     for label, test in sorted((inv.tests if inv else {}).items()):
         m = CELL_NAME.match(label)
         if m and label not in have:
-            hv, debian, guest, pal, boot, emulator = m.groups()
+            hv, debian, guest, pal, boot, cpus, emulator = m.groups()
             rows.append({"cell": label.split(":")[1], "hv": "none" if hv == "nohv" else hv[3:],
                          "debian": debian, "guest": guest,
                          "pal": "none" if pal == "nopal" else pal[4:], "boot": boot,
+                         "cpus": int(cpus or 2),
                          "emulator": emulator.replace("_", "-"), "passed": False,
                          "_fresh": "missing", "_note": "no result: %s" % test["status"]})
     return rows
@@ -68,23 +70,26 @@ def rows_from(results):
     """[(key, {emulator: status}, versions)] in the seed's order: Debian 11 first."""
     table, versions = {}, {}
     for r in results:
-        key = (r["hv"], r.get("debian", "debian12"), r["guest"], r["pal"], r.get("boot", "grub"))
+        key = (r["hv"], r.get("debian", "debian12"), r["guest"], r["pal"], r.get("boot", "grub"),
+               r.get("cpus") or 2)
         table.setdefault(key, {})[r["emulator"]] = status_of(r)
         seen = versions.setdefault(key, [])
         if versions_of(r) not in seen:
             seen.append(versions_of(r))
     order = {"none": 0, "x86": 1, "x86_64": 2}
     return [(key, table[key], ", ".join(versions[key])) for key in sorted(
-        table, key=lambda k: (k[1], k[0] == "none", order[k[0]], order[k[2]], order[k[3]], k[4]))]
+        table,
+        key=lambda k: (k[1], k[0] == "none", order[k[0]], order[k[2]], order[k[3]], k[4], k[5]))]
 
 
 BOOT_NAMES = {"grub": "GRUB chain", "pvh": "direct (PVH)"}
 
 
 def row_cells(key, status, versions):
-    hv, debian, guest, pal, boot = key
+    hv, debian, guest, pal, boot, cpus = key
     return (["xhv " + ARCH_NAME[hv] if hv != "none" else "none", "N",
-             "%s %s" % (DEBIAN_TITLES.get(debian, debian), ARCH_NAME[guest]),
+             "%s %s%s" % (DEBIAN_TITLES.get(debian, debian), ARCH_NAME[guest],
+                          "" if cpus == 2 else ", %d CPUs" % cpus),
              "pal_demo " + ARCH_NAME[pal] if pal != "none" else "-", BOOT_NAMES[boot]] +
             [status.get(e, "-") for e, _ in EMULATORS] + [versions])
 

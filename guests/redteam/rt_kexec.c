@@ -11,6 +11,7 @@
  */
 #define _GNU_SOURCE
 #include <elf.h>
+#include <stdbool.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -32,7 +33,12 @@
 #define NR_KEXEC_LOAD 283
 #define NR_REBOOT 88
 #endif
-#define KEXEC_ARCH_DEFAULT 0
+/*
+ * The running kernel's own architecture, which a 32-bit process under a
+ * 64-bit kernel must name (the compat call refuses KEXEC_ARCH_DEFAULT).
+ */
+#define KEXEC_ARCH_386 (3UL << 16)
+#define KEXEC_ARCH_X86_64 (62UL << 16)
 #define LINUX_REBOOT_MAGIC1 0xfee1dead
 #define LINUX_REBOOT_MAGIC2 672274793
 #define LINUX_REBOOT_CMD_KEXEC 0x45584543
@@ -112,13 +118,15 @@ int main(int argc, char **argv) {
 
   struct utsname u;
   uname(&u);
-  unsigned long entry = strcmp(u.machine, "x86_64") == 0 ? RING0_ENTRY64 : RING0_ENTRY32;
+  bool kernel64 = strcmp(u.machine, "x86_64") == 0;
+  unsigned long entry = kernel64 ? RING0_ENTRY64 : RING0_ENTRY32;
   struct kexec_segment seg = {image, sizeof(image), (const void *)(uintptr_t)RING0_BASE,
                               sizeof(image)};
   printf("XHV-GUEST: redteam_kexec=loading entry=0x%lx kernel=%s cpus=%u pm1a_cnt=0x%x\n", entry,
          u.machine, p->cpus, p->pm1a_cnt);
   fflush(stdout);
-  if (syscall(NR_KEXEC_LOAD, entry, 1UL, &seg, (unsigned long)KEXEC_ARCH_DEFAULT) != 0) {
+  if (syscall(NR_KEXEC_LOAD, entry, 1UL, &seg, kernel64 ? KEXEC_ARCH_X86_64 : KEXEC_ARCH_386) !=
+      0) {
     perror("kexec_load");
     return die("kexec_load refused the stage");
   }

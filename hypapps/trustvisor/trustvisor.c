@@ -52,6 +52,7 @@
 #include "xhv/heap.h"
 #include "xhv/hypapp.h"
 #include "xhv/log.h"
+#include "xhv/quiesce.h"
 #include "xhv/string.h"
 
 #define TV_PAGE 0x1000ULL
@@ -863,6 +864,34 @@ static void tv_shutdown(struct cpu *cpu) {
              cpu->index, tv.registrations, tv.entries, left, tv.revocations);
 }
 
+/*
+ * The guest INITed a CPU in the middle of a PAL: the PAL's run ends there,
+ * with no caller to return to (its context is gone with the INIT); the PAL
+ * stays registered, free for its next call. Nothing of it stays on the CPU:
+ * the regular EPT and the caller's exception bitmap come back, and the INIT
+ * state the CPU is given next has nothing of the PAL's registers.
+ */
+static void tv_cpu_reset(struct cpu *cpu) {
+  struct pal_run *run = &tv.run[cpu->index];
+  if (run->pal < 0) {
+    return;
+  }
+  quiesce_begin(cpu);
+  struct reg_pal *pal = registry_get(tv.registry, (uint32_t)run->pal);
+  log_printf("trustvisor: CPU %u: INIT while PAL %u ran: its call is abandoned\n", cpu->index,
+             pal->id);
+  guest_event_cancel(cpu);
+  guest_set_eptp(guest_regular_eptp());
+  guest_set_exception_bitmap(run->exception_bitmap);
+  reg_pal_release(pal, (int32_t)cpu->index);
+  run->pal = -1;
+  if (tv.extra[pal->id].revoked) {
+    pal_destroy(pal, true);
+  }
+  guest_nmi_hold(cpu, false);
+  quiesce_end(cpu);
+}
+
 const struct hypapp xhv_hypapp = {
     .name = "trustvisor",
     .init = tv_init,
@@ -870,5 +899,6 @@ const struct hypapp xhv_hypapp = {
     .cpuid = tv_cpuid,
     .ept_violation = tv_ept_violation,
     .exception = tv_exception,
+    .cpu_reset = tv_cpu_reset,
     .shutdown = tv_shutdown,
 };

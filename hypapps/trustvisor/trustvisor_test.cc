@@ -485,6 +485,24 @@ TEST_F(TrustVisorTest, AtTheGuestsEndEvenARunningPalIsScrubbed) {
   EXPECT_NE(hv().log.find("1 PALs scrubbed"), std::string::npos) << hv().log;
 }
 
+TEST_F(TrustVisorTest, AnInitWhileAPalRunsAbandonsTheCallAndLeavesNothingOfThePal) {
+  ASSERT_EQ(Register(), TV_OK);
+  hv().park_sipi_vector = 0x9A;
+  Call();
+  ASSERT_TRUE(InPal());
+  PalDirtiesEverything();
+  Exit(EXIT_INIT, 0);
+  EXPECT_FALSE(InPal()) << "the regular EPT is back";
+  EXPECT_EQ(vmcs().Get(VMCS_EXCEPTION_BITMAP), 0U) << "the caller's exception bitmap";
+  EXPECT_EQ(regs.ax, 0U) << "the INIT state, none of the PAL's registers";
+  EXPECT_EQ(regs.bx, 0U);
+  EXPECT_NE(hv().log.find("its call is abandoned"), std::string::npos) << hv().log;
+  // The PAL is still registered and free: the next call enters it.
+  CallerState();
+  Call();
+  EXPECT_TRUE(InPal());
+}
+
 TEST_F(TrustVisorTest, HypercallsFromInsideAPalAreRefused) {
   ASSERT_EQ(Register(), TV_OK);
   Call();

@@ -7,7 +7,9 @@
 # NMIs sent vs. counted, hypercalls claimed vs. the hypervisor's counts).
 . /xhv/lib.sh
 
-step probe
+# Reading the hypervisor's memory: it reads as zeros from then on, which the
+# hypervisor sets up in its EPT with every other CPU quiesced.
+step probe quiescing
 probe_hv_image
 
 # A real guest program: the hypervisor's CPUID leaf carries its signature,

@@ -11,7 +11,9 @@
 # TrustVisor revokes a PAL whose page the guest reuses (its log says so).
 sysctl -q -w vm.compact_unevictable_allowed=0 || fail "cannot keep mlocked pages in place"
 
-step probe
+# Reading the hypervisor's memory: it reads as zeros from then on, which the
+# hypervisor sets up in its EPT with every other CPU quiesced.
+step probe quiescing
 probe_hv_image
 step hvcheck quiescing
 run hvcheck /xhv/hvcheck
@@ -70,6 +72,33 @@ for f in /tmp/ta[0-9]*.out; do
 done
 [ "$rc" = 0 ] || fail "a test or test_args loop failed"
 guest pal_loops "$rounds test calls and $iters test_args iterations per CPU"
+
+# CPUs taken offline and online again, every AP, xhv.hotplug_rounds times,
+# while PALs are registered and called (quiescing hypercalls) on CPU 0: an
+# offline CPU waits in the hypervisor, which sees its next INIT/SIPI again.
+step hotplug quiescing
+rounds=$(param xhv.hotplug_rounds 2)
+rm -f /tmp/hotplug.done
+on_cpu 0 sh -c 'n=0; while [ ! -f /tmp/hotplug.done ]; do
+    /xhv/test 1 >/dev/null || exit 1; n=$((n + 1)); done; echo $n >/tmp/hotplug.calls' &
+beside=$!
+r=0
+while [ "$r" -lt "$rounds" ]; do
+    cpu=1
+    while [ -d /sys/devices/system/cpu/cpu$cpu ]; do
+        online=/sys/devices/system/cpu/cpu$cpu/online
+        echo 0 >"$online" || fail "cannot take CPU $cpu offline"
+        [ "$(cat "$online")" = 0 ] || fail "CPU $cpu stayed online"
+        echo 1 >"$online" || fail "CPU $cpu did not come back online (round $((r + 1)))"
+        [ "$(cat "$online")" = 1 ] || fail "CPU $cpu stayed offline"
+        cpu=$((cpu + 1))
+    done
+    r=$((r + 1))
+done
+touch /tmp/hotplug.done
+wait "$beside" || fail "a PAL call beside the CPU hotplug failed"
+check_cpus_alive
+guest hotplug "$rounds rounds of every AP offline and online, $(cat /tmp/hotplug.calls) PAL test calls beside"
 
 # Random hypercalls, from this CPU's user mode, then pal_demo once more.
 step fuzz quiescing

@@ -92,4 +92,15 @@ bool apic_trap_ept_violation(struct cpu *, uint64_t, bool) { return false; }
 
 bool apic_trap_step_done(struct cpu *) { return false; }
 
+// A parked CPU: the test says what comes first, a SIPI (its vector) or an NMI for the guest.
+bool apic_trap_park(struct cpu *cpu, uint32_t *vector) {
+  hv().parks++;
+  if (hv().park_sipi_vector >= 0) {
+    *vector = static_cast<uint32_t>(hv().park_sipi_vector);
+    return true;
+  }
+  __atomic_add_fetch(&cpu->guest_nmi_owed, 1U, __ATOMIC_ACQ_REL);
+  return false;
+}
+
 }  // extern "C"

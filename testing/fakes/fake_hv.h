@@ -33,6 +33,8 @@ struct FakeHv {
     uint32_t activity;
   };
   std::vector<Reset> resets;             // vmx_guest_reset_state calls
+  int parks = 0;                         // apic_trap_park calls
+  int park_sipi_vector = -1;             // what a park ends with: a SIPI, or (-1) an NMI
 
   void Clear() { *this = FakeHv(); }
 };

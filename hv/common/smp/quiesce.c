@@ -37,7 +37,7 @@ static void store(uint32_t *p, uint32_t v) { __atomic_store_n(p, v, __ATOMIC_REL
 
 #ifndef XHV_QUIESCE_LEGACY_ORDER
 
-void quiesce_begin(struct cpu *self) {
+static void protocol_begin(struct cpu *self) {
   QUIESCE_STEP("lock");
   while (__atomic_exchange_n(&q.lock, 1U, __ATOMIC_ACQUIRE) != 0U) {
     cpu_pause();
@@ -64,7 +64,7 @@ void quiesce_begin(struct cpu *self) {
   }
 }
 
-void quiesce_end(struct cpu *self) {
+static void protocol_end(struct cpu *self) {
   uint32_t others = smp_cpu_count() - 1U;
   /* The fix of the seed's bug: the flag comes down before the signal goes up. */
   QUIESCE_STEP("flag=0");
@@ -134,7 +134,7 @@ bool quiesce_nmi(struct cpu *self) {
  * setting //hv/common/smp:legacy_quiesce_order). Never the default.
  */
 
-void quiesce_begin(struct cpu *self) {
+static void protocol_begin(struct cpu *self) {
   QUIESCE_STEP("Q1 line lock");
   log_line_lock();
   QUIESCE_STEP("Q2 lock");
@@ -162,7 +162,7 @@ void quiesce_begin(struct cpu *self) {
   log_line_unlock();
 }
 
-void quiesce_end(struct cpu *self) {
+static void protocol_end(struct cpu *self) {
   uint32_t others = smp_cpu_count() - 1U;
   QUIESCE_STEP("E1 resumed=0");
   store(&q.resumed, 0U);
@@ -213,5 +213,23 @@ bool quiesce_nmi(struct cpu *self) {
 }
 
 #endif /* XHV_QUIESCE_LEGACY_ORDER */
+
+/*
+ * Nested calls on the quiescing CPU (a hypercall's handler that edits the
+ * EPT, an access the APIC trap steps with the others quiesced) only count:
+ * the others are stopped already, and taking the quiesce lock again would
+ * wait for ever on this very CPU.
+ */
+void quiesce_begin(struct cpu *self) {
+  if (self->quiesce_depth++ == 0U) {
+    protocol_begin(self);
+  }
+}
+
+void quiesce_end(struct cpu *self) {
+  if (--self->quiesce_depth == 0U) {
+    protocol_end(self);
+  }
+}
 
 uint64_t quiesce_rounds(void) { return q.rounds; }

@@ -84,17 +84,11 @@ void guest_ept_unlock(void) { __atomic_store_n(&ept_lock, 0U, __ATOMIC_RELEASE);
 void guest_ept_map_page(uint64_t gpa, uint64_t hpa, uint32_t prot, uint8_t memtype) {
   uint64_t page = gpa & ~(uint64_t)(PAGE_SIZE - 1U);
   struct cpu *self = this_cpu();
-  /* Marked quiesced and running: this CPU is the quiescer (parked CPUs only spin). */
-  bool quiesce = __atomic_load_n(&self->quiesced, __ATOMIC_ACQUIRE) == 0U;
-  if (quiesce) {
-    quiesce_begin(self);
-  }
+  quiesce_begin(self); /* nests when the caller has quiesced already */
   guest_ept_lock();
   int rc = ept_map(&regular_ept, page, hpa & ~(uint64_t)(PAGE_SIZE - 1U), PAGE_SIZE, prot, memtype);
   guest_ept_unlock();
-  if (quiesce) {
-    quiesce_end(self);
-  }
+  quiesce_end(self);
   if (rc != EPT_OK) {
     xhv_panic("ept: cannot map guest page 0x%llx (error %d)", (unsigned long long)page, rc);
   }

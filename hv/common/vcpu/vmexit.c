@@ -14,6 +14,7 @@
 #include "xhv/panic.h"
 #include "xhv/quiesce.h"
 #include "xhv/smp.h"
+#include "xhv/string.h"
 #include "xhv/task_switch.h"
 #include "xhv/vcpu.h"
 #include "xhv/vmcs.h"
@@ -65,6 +66,7 @@
 
 /* XCR0 state components and their rules (SDM "Extended Control Registers (Including XCR0)"). */
 #define XCR0_X87 (1ULL << 0)
+#define RFLAGS_IF (1ULL << 9)
 #define XCR0_SSE (1ULL << 1)
 #define XCR0_AVX (1ULL << 2)
 #define XCR0_BNDREGS (1ULL << 3)
@@ -127,8 +129,13 @@ static enum vmexit_action vmexit_nmi(struct cpu *cpu, struct cpu_regs *regs,
       !(exit->vectoring & INTR_INFO_VALID)) {
     guest_nmi_unblocked_by_iret();
   }
-  if ((info & INTR_INFO_TYPE_MASK) == INTR_TYPE_HW_EXCEPTION && (info & 0xFFU) == VECTOR_DB &&
-      apic_trap_step_done(cpu)) {
+  if ((info & INTR_INFO_TYPE_MASK) == INTR_TYPE_HW_EXCEPTION && apic_trap_step_done(cpu)) {
+    /* A trapped APIC access has run: its trap flag's #DB, or a fault of its own, the guest's. */
+    if ((info & 0xFFU) != VECTOR_DB) {
+      guest_inject_exception(info & 0xFFU, (info & INTR_ERROR_CODE_VALID) != 0U,
+                             (info & INTR_ERROR_CODE_VALID) ? vmcs_read32(VMCS_VM_EXIT_INTR_ERROR_CODE)
+                                                            : 0U);
+    }
     return VMEXIT_HANDLED;
   }
   if ((info & INTR_INFO_TYPE_MASK) != INTR_TYPE_NMI && xhv_hypapp.exception &&
@@ -173,15 +180,69 @@ static enum vmexit_action vmexit_triple_fault(struct cpu *cpu, struct cpu_regs *
   guest_reset_machine(cpu, "triple fault");
 }
 
+/*
+ * The guest parked this CPU until a start-up IPI (it halted it with
+ * interrupts off, or sent it an INIT): it waits in the hypervisor, which
+ * sees the guest's INIT/SIPI through the trapped APIC (xhv/apic_trap.h).
+ * On the SIPI the CPU starts at its vector in real mode, in the state INIT
+ * leaves (SDM "Processor States Following Power-up, Reset, or INIT"),
+ * without what was owed to the context that parked it. An NMI for the
+ * parked context wakes it first, as it wakes a halted CPU; `wake_on_nmi`
+ * false (after an INIT) drops it instead, as a CPU waiting for SIPI does.
+ */
+static bool wait_for_sipi(struct cpu *cpu, struct cpu_regs *regs, bool wake_on_nmi) {
+  uint32_t vector;
+  while (!apic_trap_park(cpu, &vector)) {
+    if (wake_on_nmi) {
+      return false; /* the owed NMI is injected on the way back in */
+    }
+    __atomic_store_n(&cpu->guest_nmi_owed, 0U, __ATOMIC_RELEASE);
+  }
+  __atomic_store_n(&cpu->guest_nmi_owed, 0U, __ATOMIC_RELEASE);
+  vmcs_write32(VMCS_VM_ENTRY_INTR_INFO, 0);
+  memset(regs, 0, sizeof(*regs));
+  vmx_guest_reset_state((uint16_t)(vector << 8), 0, ACTIVITY_ACTIVE);
+  if (vmx_machine_caps()->xcr0_supported != 0U) {
+    cpu_xsetbv(0, XCR0_X87); /* INIT leaves XCR0 = 1 */
+  }
+  log_printf("vmx: CPU %u: guest start-up IPI, vector 0x%02x: the CPU starts again\n", cpu->index,
+             vector);
+  return true;
+}
+
+/*
+ * HLT (HLT exiting is on for this): with interrupts enabled the CPU halts in
+ * the guest, as it would natively; with interrupts off only INIT, NMI and
+ * SMI could wake it, and Linux parks a CPU it takes offline exactly so:
+ * it waits for the guest's SIPI in the hypervisor.
+ */
+static enum vmexit_action vmexit_hlt(struct cpu *cpu, struct cpu_regs *regs,
+                                     struct vmexit_info *exit) {
+  (void)exit;
+  /* Past the HLT either way; the dispatcher also ends an STI shadow, which HLT state forbids. */
+  if ((vmcs_readnw(VMCS_GUEST_RFLAGS) & RFLAGS_IF) || smp_cpu_count() < 2U) {
+    vmcs_write32(VMCS_GUEST_ACTIVITY_STATE, ACTIVITY_HLT);
+    return VMEXIT_HANDLED_ADVANCE;
+  }
+  return wait_for_sipi(cpu, regs, true) ? VMEXIT_HANDLED : VMEXIT_HANDLED_ADVANCE;
+}
+
+/*
+ * A real INIT: the guest INITed a CPU it had not parked first (apic_trap.c
+ * virtualises those of a parked one). The hypapp lets go of whatever it ran
+ * there, and the CPU waits for its SIPI.
+ */
 static enum vmexit_action vmexit_init(struct cpu *cpu, struct cpu_regs *regs,
                                       struct vmexit_info *exit) {
-  /*
-   * Start-up IPIs are virtualised (apic_trap.c): a real INIT reaches a CPU
-   * only when the guest re-INITs a running CPU, which is not supported yet.
-   */
-  dump_guest(cpu, "the guest sent INIT to a running CPU (not supported)", exit->reason, exit,
-             regs);
-  return VMEXIT_FATAL;
+  (void)exit;
+  log_printf("vmx: CPU %u: guest INIT to a running CPU: it waits for a start-up IPI\n",
+             cpu->index);
+  if (xhv_hypapp.cpu_reset) {
+    xhv_hypapp.cpu_reset(cpu);
+  }
+  vmx_guest_reset_state(0, 0, ACTIVITY_ACTIVE);
+  wait_for_sipi(cpu, regs, false);
+  return VMEXIT_HANDLED;
 }
 
 static enum vmexit_action vmexit_cpuid(struct cpu *cpu, struct cpu_regs *regs,
@@ -417,7 +478,7 @@ static enum vmexit_action vmexit_xsetbv(struct cpu *cpu, struct cpu_regs *regs,
   if (guest_cpl() != 0U || (uint32_t)regs->cx != 0U || !xcr0_valid(value, supported)) {
     return general_protection();
   }
-  __asm__ volatile("xsetbv" : : "a"((uint32_t)value), "d"((uint32_t)(value >> 32)), "c"(0U));
+  cpu_xsetbv(0, value);
   return VMEXIT_HANDLED_ADVANCE;
 }
 
@@ -488,7 +549,7 @@ const struct vmexit_entry vmexit_table[EXIT_REASON_COUNT] = {
     [EXIT_TASK_SWITCH] = {vmexit_task_switch, "task switch", 0},
     [EXIT_CPUID] = {vmexit_cpuid, "CPUID", 0},
     [EXIT_GETSEC] = {vmexit_getsec, "GETSEC", 0},
-    [EXIT_HLT] = {0, "HLT", 0},
+    [EXIT_HLT] = {vmexit_hlt, "HLT", 0},
     [EXIT_INVD] = {vmexit_invd, "INVD", 0},
     [EXIT_VMCALL] = {vmexit_vmcall, "VMCALL", 0},
     [EXIT_VMCLEAR] = {vmexit_vmx_instruction, "VMCLEAR", 0},

@@ -713,6 +713,54 @@ TEST_F(VmexitDeathTest, FailedVmEntryDumpsStateAndHalts) {
   EXPECT_DEATH(Exit((1U << 31) | EXIT_ENTRY_FAIL_GUEST_STATE), "halted for good");
 }
 
+// ---- HLT, and CPUs the guest takes offline and online again ----
+
+TEST_F(VmexitTest, HltWithInterruptsOnHaltsInTheGuest) {
+  hv().cpu_count = 2;
+  vmcs().Set(VMCS_GUEST_RFLAGS, 0x202);
+  vmcs().Set(VMCS_GUEST_INTERRUPTIBILITY_INFO, 1U);  // sti; hlt
+  Exit(EXIT_HLT, 1);
+  EXPECT_EQ(vmcs().Get(VMCS_GUEST_ACTIVITY_STATE), ACTIVITY_HLT);
+  EXPECT_EQ(Rip(), kRip + 1);
+  EXPECT_EQ(vmcs().Get(VMCS_GUEST_INTERRUPTIBILITY_INFO) & 3U, 0U) << "HLT state forbids it";
+  EXPECT_EQ(hv().parks, 0);
+}
+
+TEST_F(VmexitTest, HltWithInterruptsOffParksTheCpuUntilItsStartUpIpi) {
+  hv().cpu_count = 2;
+  hv().park_sipi_vector = 0x9A;
+  hv().cpu0.guest_nmi_owed = 1;  // owed to the context that parked: not to the new one
+  vmcs().Set(VMCS_GUEST_RFLAGS, 0x2);
+  regs.ax = 0x1234;
+  Exit(EXIT_HLT, 1);
+  EXPECT_EQ(hv().parks, 1);
+  ASSERT_EQ(hv().resets.size(), 1U);
+  EXPECT_EQ(hv().resets[0].cs, 0x9A00) << "real mode at the vector, as after INIT-SIPI";
+  EXPECT_EQ(hv().resets[0].activity, ACTIVITY_ACTIVE);
+  EXPECT_EQ(regs.ax, 0U);
+  EXPECT_EQ(hv().cpu0.guest_nmi_owed, 0U);
+  EXPECT_NE(hv().log.find("starts again"), std::string::npos) << hv().log;
+}
+
+TEST_F(VmexitTest, AnNmiWakesAParkedCpuAfterItsHltAsOnHardware) {
+  hv().cpu_count = 2;
+  vmcs().Set(VMCS_GUEST_RFLAGS, 0x2);
+  Exit(EXIT_HLT, 1);
+  EXPECT_EQ(hv().parks, 1);
+  EXPECT_TRUE(hv().resets.empty());
+  EXPECT_EQ(Rip(), kRip + 1) << "the NMI handler returns past the HLT";
+  EXPECT_EQ(hv().cpu0.guest_nmi_owed, 1U) << "still owed: injected at the NMI window";
+}
+
+TEST_F(VmexitTest, AnInitToARunningCpuIsNoHaltButAWaitForItsStartUpIpi) {
+  hv().cpu_count = 2;
+  hv().park_sipi_vector = 0x10;
+  Exit(EXIT_INIT, 0);
+  EXPECT_EQ(cpu().halts, 0);
+  ASSERT_EQ(hv().resets.size(), 2U) << "the INIT state, then the SIPI's";
+  EXPECT_EQ(hv().resets[1].cs, 0x1000);
+}
+
 // ---- the guest's resets: PALs scrubbed (hypapp shutdown), then the machine reset ----
 
 class ResetTest : public VmexitTest {

@@ -225,9 +225,14 @@ void vmx_wanted_xhv(struct vmx_wanted *want, int host_is_64bit) {
        * Linux 5.10 i386 idling in MWAIT under the 32-bit image never woke
        * up again in Bochs; HLT idle has no such trouble.
        */
+      /*
+       * HLT exits: a CPU the guest halts with interrupts off is waiting for
+       * INIT/SIPI (a CPU taken offline), and waits in the hypervisor,
+       * which sees its start-up IPIs again (xhv/apic_trap.h).
+       */
       .proc = {.required = VMX_PROC_USE_IO_BITMAPS | VMX_PROC_USE_MSR_BITMAPS |
                            VMX_PROC_MWAIT_EXITING | VMX_PROC_MONITOR_EXITING |
-                           VMX_PROC_ACTIVATE_SECONDARY},
+                           VMX_PROC_HLT_EXITING | VMX_PROC_ACTIVATE_SECONDARY},
       .proc2 = {.required =
                     VMX_PROC2_ENABLE_EPT | VMX_PROC2_ENABLE_VPID | VMX_PROC2_UNRESTRICTED_GUEST,
                 /* Without these the guest takes #UD on instructions its CPUID advertises. */

@@ -169,12 +169,12 @@ TEST_F(VmxCapsTest, SandyBridgeGrantsEverythingXhvRequires) {
   EXPECT_STREQ(missing, "unset");
   // (wanted | allowed0) & allowed1, by hand:
   // pin   (0x08 | 0x20) | 0x16                                  = 0x3e
-  // proc  (bit 10 | 25 | 28 | 29 | 31 = 0xb2000400) | 0x04006172 = 0xb6006572
+  // proc  (bit 7 | 10 | 25 | 28 | 29 | 31 = 0xb2000480) | 0x04006172 = 0xb60065f2
   // proc2 EPT 0x02 | VPID 0x20 | UG 0x80 | RDTSCP 0x08 (INVPCID, XSAVES not allowed) = 0xaa
   // exit  (bit 2 | 9 | 18 | 19 | 20 | 21 = 0x3c0204) | 0x36dfb    = 0x3f6fff
   // entry (bit 2 | 14 | 15 = 0xc004) | 0x11fb                     = 0xd1ff
   EXPECT_EQ(c.pin, 0x3eU);
-  EXPECT_EQ(c.proc, 0xb6006572U);
+  EXPECT_EQ(c.proc, 0xb60065f2U);
   EXPECT_EQ(c.proc2, 0xaaU);
   EXPECT_EQ(c.exit, 0x3f6fffU);
   EXPECT_EQ(c.entry, 0xd1ffU);
@@ -186,7 +186,7 @@ TEST_F(VmxCapsTest, HaswellAlsoGetsInvpcid) {
   vmx_controls c;
   ASSERT_EQ(vmx_controls_choose(&caps, &want, &c, nullptr), 0);
   EXPECT_EQ(c.pin, 0x3eU);
-  EXPECT_EQ(c.proc, 0xb6006572U);
+  EXPECT_EQ(c.proc, 0xb60065f2U);
   EXPECT_EQ(c.proc2, 0x10aaU);  // + INVPCID (bit 12); XSAVES (bit 20) still not allowed
   EXPECT_EQ(c.exit, 0x3f6fffU);
   EXPECT_EQ(c.entry, 0xd1ffU);
@@ -219,7 +219,7 @@ TEST_F(VmxCapsTest, LegacyMsrsForceCr3ExitingAndOtherDefaultOnes) {
   vmx_wanted want = Xhv(false);
   vmx_controls c;
   ASSERT_EQ(vmx_controls_choose(&caps, &want, &c, nullptr), 0);
-  EXPECT_EQ(c.proc, 0xb601e572U);  // + MWAIT (bit 10) and MONITOR (bit 29) exiting
+  EXPECT_EQ(c.proc, 0xb601e5f2U);  // + MWAIT (bit 10) and MONITOR (bit 29) exiting
   EXPECT_NE(c.proc & VMX_PROC_CR3_LOAD_EXITING, 0U);
   EXPECT_NE(c.proc & VMX_PROC_CR3_STORE_EXITING, 0U);
   EXPECT_EQ(c.exit, 0x3f6dffU);

@@ -55,6 +55,8 @@ void *cpu_phys_ptr(uint64_t pa, uint64_t len);
 /* CR2 is not part of the VMCS: the guest's is the hardware's, also in the host. */
 uword_t cpu_read_cr2(void);
 void cpu_write_cr2(uword_t value);
+/* XSETBV: extended control register `xcr` (0: XCR0) <- value. Needs CR4.OSXSAVE. */
+void cpu_xsetbv(uint32_t xcr, uint64_t value);
 
 void cpu_pause(void);
 /*

@@ -29,7 +29,7 @@ bool guest_hidden_gpa(uint64_t gpa);
  * regular EPT is made with every other CPU quiesced: none of them can then
  * be parked half-way through an edit (or holding the EPT lock the quiescer
  * needs), nor run the guest on a half-made change. This function quiesces
- * the others itself unless its caller already has. Not in NMI context.
+ * the others itself (nested when its caller already has). Not in NMI context.
  */
 void guest_ept_map_page(uint64_t gpa, uint64_t hpa, uint32_t prot, uint8_t memtype);
 

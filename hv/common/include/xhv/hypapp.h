@@ -61,6 +61,13 @@ struct hypapp {
   bool (*exception)(struct cpu *cpu, struct cpu_regs *regs, uint32_t vector, uint32_t error_code);
 
   /*
+   * The guest sent this CPU an INIT while it ran: whatever the hypapp ran
+   * on it (a PAL) is gone with the context, and the CPU will wait for a
+   * start-up IPI. On the CPU that got it; others NOT quiesced. May be null.
+   */
+  void (*cpu_reset)(struct cpu *cpu);
+
+  /*
    * The guest's end: it powers the machine off (ACPI S5) or resets it (a
    * reset register, a triple fault), on the CPU that asked, before the
    * hypervisor lets it happen. Every other CPU IS quiesced, and stays

@@ -7,6 +7,7 @@
 #include <stdint.h>
 
 #include "xhv/compiler.h"
+#include "xhv/percpu.h"
 
 XHV_BEGIN_DECLS
 
@@ -46,6 +47,10 @@ void log_line_unlock(void);
  * 0nnn llll (h/l the high/low nibble of c). Bytes of different CPUs may
  * interleave; each CPU's own bytes arrive in order.
  */
+#define LOG_MUX_CPUS 8U /* three bits of CPU number in each byte */
+XHV_STATIC_ASSERT(XHV_MAX_CPUS <= LOG_MUX_CPUS,
+                  "the log's multiplexing names at most LOG_MUX_CPUS CPUs: raise both together");
+
 static inline void log_mux_encode(uint32_t cpu, uint8_t c, uint8_t out[2]) {
   out[0] = (uint8_t)(0x80U | ((cpu & 7U) << 4) | (c >> 4));
   out[1] = (uint8_t)(((cpu & 7U) << 4) | (c & 0xFU));

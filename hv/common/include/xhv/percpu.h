@@ -11,6 +11,11 @@
 
 XHV_BEGIN_DECLS
 
+/*
+ * The most CPUs xhv runs on; the MADT's others are left out at boot (the log
+ * says which) and never started for the guest. Bound by the lock-free log's
+ * encoding, which gives a CPU three bits (xhv/log.h LOG_MUX_CPUS).
+ */
 #define XHV_MAX_CPUS 8U
 /* Power of two: this_cpu() masks the stack pointer with it. */
 #define HOST_STACK_SIZE 0x8000U
@@ -29,6 +34,7 @@ struct cpu {
   bool is_bsp;
   uint32_t in_nmi;    /* nonzero while this CPU runs its NMI handler */
   uint32_t quiesced;  /* parked by, or running, a quiesce (xhv/quiesce.h) */
+  uint32_t quiesce_depth; /* quiesce_begin calls of this CPU not yet ended */
   uint32_t in_exit;   /* an exit handler owns the VMCS (xhv/guest_nmi.h) */
   bool launched;      /* this CPU's guest has been entered */
   uint32_t guest_nmi_owed;     /* NMIs the guest has yet to get (xhv/guest_nmi.h) */

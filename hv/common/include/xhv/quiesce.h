@@ -39,7 +39,10 @@ XHV_BEGIN_DECLS
  * No lock is held across it that anything else takes: the log has no lock.
  */
 
-/* Stops every other CPU; they wait in their NMI handlers until quiesce_end. */
+/*
+ * Stops every other CPU; they wait in their NMI handlers until quiesce_end.
+ * Calls nest on the quiescing CPU: only the outermost pair runs the protocol.
+ */
 void quiesce_begin(struct cpu *self);
 
 /* Lets them all go again. Only the CPU that called quiesce_begin. */
