@@ -191,6 +191,22 @@ HV_RESTARTED = re.compile(r"^vmx: CPU (\d+): guest start-up IPI, vector 0x[0-9a-
 GUEST_HOTPLUG = re.compile(r"^(\d+) rounds")
 
 
+PAL_DATA_GPA = re.compile(r"gpa (0x[0-9a-f]+)")
+
+
+def check_pal_above_4g(cell, guest):
+    """A guest with RAM above 4 GiB shows its PAL's DATA page there (isolation's line)."""
+    if not cell.get("pal_above_4g"):
+        return None
+    m = PAL_DATA_GPA.search(guest.get("isolation_pal_data", ""))
+    if not m:
+        return "the guest did not say where its PAL's DATA page is (isolation_pal_data)"
+    if int(m.group(1), 16) < 1 << 32:
+        return "the PAL's DATA page is at %s, below 4 GiB: the cell shows nothing of memory " \
+               "above it" % m.group(1)
+    return None
+
+
 def check_hotplug(guest, com1, cpus):
     """Every AP the guest took offline and online came back through the
     hypervisor's virtual INIT/SIPI: it counted as many restarts."""
@@ -652,7 +668,7 @@ def _first_problem(cell, result, ev, com1):
         if problem:
             return problem
     if cell["pal"] != "none" and cell["hv"] != "none":
-        problem = check_pal(com1) or check_hotplug(
+        problem = check_pal(com1) or check_pal_above_4g(cell, guest) or check_hotplug(
             guest, com1, int(guest.get("cpus_online", "0") or 0)) or check_com1_forgery(
             guest, com1, xhv_run.read_lines(result["com1"]))
         if problem:
@@ -827,12 +843,14 @@ def main():
     ap.add_argument("--guest-versions", default=None,
                     help="versions.json of the guest's kernel and busybox (//guests/debian)")
     ap.add_argument("--pal", required=True)
+    ap.add_argument("--pal-above-4g", action="store_true",
+                    help="the guest has RAM above 4 GiB: its PALs' pages must be there")
     ap.add_argument("--expect-failure", default=None, choices=sorted(EXPECTED_FAILURES),
                     help="pass only if the cell fails exactly this way: proves the checks see "
                          "a bug planted in this build")
     args = ap.parse_args()
     cell = {"cell": args.cell, "hv": args.hv, "debian": args.debian, "guest": args.guest,
-            "pal": args.pal, "boot": args.boot}
+            "pal": args.pal, "boot": args.boot, "pal_above_4g": args.pal_above_4g}
     if args.guest_versions:
         with open(args.guest_versions) as f:
             cell["versions"] = json.load(f)

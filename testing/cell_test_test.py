@@ -465,6 +465,26 @@ class RedTeamTest(JudgeCase):
         self.assertEqual(cell_test.nmis_delivered({"nmi_after": "30 30"}, [30, 30]), [30, 30])
 
 
+class HighMemoryTest(JudgeCase):
+    """A cell with RAM above 4 GiB must show its PAL's pages there."""
+
+    HIGH = dict(PAL_CELL, pal_above_4g=True)
+
+    def test_a_pal_above_4_gib_passes(self):
+        com2 = PAL.replace("XHV-GUEST: isolation=ok",
+                           "XHV-GUEST: isolation_pal_data=0x7f00 gpa 0x16a3f1000\n"
+                           "XHV-GUEST: isolation=ok")
+        passed, reason, _ = self.judge(self.HIGH, PAL_LOG, com2)
+        self.assertTrue(passed, reason)
+
+    def test_a_pal_below_4_gib_fails(self):
+        com2 = PAL.replace("XHV-GUEST: isolation=ok",
+                           "XHV-GUEST: isolation_pal_data=0x7f00 gpa 0x3a3f1000\n"
+                           "XHV-GUEST: isolation=ok")
+        self.assertFails(self.HIGH, PAL_LOG, com2, "below 4 GiB")
+        self.assertFails(self.HIGH, PAL_LOG, PAL, "isolation_pal_data")
+
+
 class HotplugTest(JudgeCase):
 
     def test_restarts_the_hypervisor_did_not_make_fail(self):

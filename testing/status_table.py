@@ -36,7 +36,7 @@ def versions_of(r):
 
 
 CELL_NAME = re.compile(r"^//testing:cell_(nohv|hv_x86|hv_x86_64)_(debian\d+)_(x86|x86_64)_"
-                       r"(nopal|pal_x86|pal_x86_64)_(grub|pvh)(?:_smp(\d+))?_"
+                       r"(nopal|pal_x86|pal_x86_64)_(grub|pvh)(?:_smp(\d+))?(?:_mem\dg)?_"
                        r"(bochs|qemu_kvm|qemu_tcg)$")
 
 
@@ -53,6 +53,7 @@ def missing_results(inv, results):
                          "debian": debian, "guest": guest,
                          "pal": "none" if pal == "nopal" else pal[4:], "boot": boot,
                          "cpus": int(cpus or 2),
+                         "replay": {"mem_mib": 6144 if "_mem6g_" in label else 1024},
                          "emulator": emulator.replace("_", "-"), "passed": False,
                          "_fresh": "missing", "_note": "no result: %s" % test["status"]})
     return rows
@@ -71,7 +72,7 @@ def rows_from(results):
     table, versions = {}, {}
     for r in results:
         key = (r["hv"], r.get("debian", "debian12"), r["guest"], r["pal"], r.get("boot", "grub"),
-               r.get("cpus") or 2)
+               r.get("cpus") or 2, (r.get("replay") or {}).get("mem_mib") or 1024)
         table.setdefault(key, {})[r["emulator"]] = status_of(r)
         seen = versions.setdefault(key, [])
         if versions_of(r) not in seen:
@@ -79,17 +80,19 @@ def rows_from(results):
     order = {"none": 0, "x86": 1, "x86_64": 2}
     return [(key, table[key], ", ".join(versions[key])) for key in sorted(
         table,
-        key=lambda k: (k[1], k[0] == "none", order[k[0]], order[k[2]], order[k[3]], k[4], k[5]))]
+        key=lambda k: (k[1], k[0] == "none", order[k[0]], order[k[2]], order[k[3]], k[4], k[5],
+                       k[6]))]
 
 
 BOOT_NAMES = {"grub": "GRUB chain", "pvh": "direct (PVH)"}
 
 
 def row_cells(key, status, versions):
-    hv, debian, guest, pal, boot, cpus = key
+    hv, debian, guest, pal, boot, cpus, mem_mib = key
     return (["xhv " + ARCH_NAME[hv] if hv != "none" else "none", "N",
-             "%s %s%s" % (DEBIAN_TITLES.get(debian, debian), ARCH_NAME[guest],
-                          "" if cpus == 2 else ", %d CPUs" % cpus),
+             "%s %s%s%s" % (DEBIAN_TITLES.get(debian, debian), ARCH_NAME[guest],
+                            "" if cpus == 2 else ", %d CPUs" % cpus,
+                            "" if mem_mib == 1024 else ", %d GiB" % (mem_mib // 1024)),
              "pal_demo " + ARCH_NAME[pal] if pal != "none" else "-", BOOT_NAMES[boot]] +
             [status.get(e, "-") for e, _ in EMULATORS] + [versions])
 

@@ -1,6 +1,8 @@
 # SPDX-License-Identifier: Apache-2.0
 """hv_image: the hypervisor ELF of one bitness from its per-arch stubs and hv/common."""
 
+load("//toolchains:copts.bzl", "XHV_C_COPTS")
+
 _CPU = {
     "x86": "@platforms//cpu:x86_32",
     "x86_64": "@platforms//cpu:x86_64",
@@ -10,9 +12,21 @@ def hv_image(arch):
     """Defines :xhv.elf in an hv/<arch> package.
 
     The package holds only what differs by bitness: entry.S (multiboot entry
-    and paging), exceptions.S, trampoline.S (AP start-up), vmx_stubs.S, the
-    GPR save/restore macros (gprs.inc) and the linker script xhv.ld.
+    and paging), paging.c (the host's map of physical memory beyond the boot
+    one), exceptions.S, trampoline.S (AP start-up), vmx_stubs.S, the GPR
+    save/restore macros (gprs.inc) and the linker script xhv.ld.
     """
+    native.cc_library(
+        name = "paging",
+        srcs = ["paging.c"],
+        copts = XHV_C_COPTS,
+        target_compatible_with = [
+            _CPU[arch],
+            "@platforms//os:none",
+        ],
+        deps = ["//hv/common:headers"],
+        alwayslink = True,
+    )
     native.cc_binary(
         name = "xhv.elf",
         srcs = [
@@ -29,5 +43,8 @@ def hv_image(arch):
             "@platforms//os:none",
         ],
         visibility = ["//visibility:public"],
-        deps = ["//hv/common:hv_common"],
+        deps = [
+            ":paging",
+            "//hv/common:hv_common",
+        ],
     )

@@ -93,6 +93,7 @@ gdt_ptr:
         .align 4096
 boot_pml4:
         .skip   4096
+        .global boot_pdpt
 boot_pdpt:
         .skip   4096
 boot_pd:

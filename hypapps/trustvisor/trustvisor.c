@@ -53,6 +53,7 @@
 #include "xhv/hypapp.h"
 #include "xhv/log.h"
 #include "xhv/quiesce.h"
+#include "xhv/smp.h"
 #include "xhv/string.h"
 
 #define TV_PAGE 0x1000ULL
@@ -855,6 +856,11 @@ static void tv_shutdown(struct cpu *cpu) {
     } else {
       tv.extra[pal->id].revoked = true;
       return_pages(pal, true);
+      /* Its registers too: they sit in its CPU's exit frame, in RAM a reset keeps. */
+      struct cpu *c = cpu_by_index((uint32_t)pal->running_cpu);
+      if (c != 0 && c->exit_regs != 0) {
+        memset(c->exit_regs, 0, sizeof(*c->exit_regs));
+      }
     }
     left++;
   }

@@ -476,9 +476,15 @@ TEST_F(TrustVisorTest, AtTheGuestsEndEvenARunningPalIsScrubbed) {
   ASSERT_TRUE(InPal());
   uint64_t pal_eptp = vmcs().Get(VMCS_EPT_POINTER);
   std::memset(cpu_phys_ptr(kDataGpa, kPage), 0x5E, kPage);  // the PAL's secret
+  PalDirtiesEverything();
+  struct cpu_regs pal_frame = regs;
+  hv().cpu1.exit_regs = &pal_frame;  // where CPU 1, parked, keeps the PAL's registers
+  hv().cpu_count = 2;
   hv().current = &hv().cpu0;
   xhv_hypapp.shutdown(&hv().cpu0);
   EXPECT_EQ(*static_cast<uint8_t *>(cpu_phys_ptr(kDataGpa, 1)), 0U) << "RAM outlives a reset";
+  EXPECT_EQ(pal_frame.ax, 0U) << "and the PAL's registers with it";
+  EXPECT_EQ(pal_frame.r12, 0U);
   uint32_t prot = 0;
   EXPECT_EQ(View(pal_eptp, kDataGpa, &prot), EPT_NOT_PRESENT);
   EXPECT_EQ(Regular(kDataGpa, &prot), kDataGpa);

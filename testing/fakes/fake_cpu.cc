@@ -66,6 +66,8 @@ void *cpu_phys_ptr(uint64_t pa, uint64_t len) {
 uword_t cpu_read_cr2(void) { return cpu().cr2; }
 void cpu_write_cr2(uword_t value) { cpu().cr2 = value; }
 void cpu_xsetbv(uint32_t xcr, uint64_t value) { cpu().xcr[xcr] = value; }
+uint64_t cpu_map_phys(uint64_t) { return cpu().phys.size(); }
+void cpu_set_phys_limit(uint64_t) {}
 uword_t cpu_read_cr0(void) { return cpu().cr0; }
 uword_t cpu_read_cr3(void) { return cpu().cr3; }
 uword_t cpu_read_cr4(void) { return cpu().cr4; }

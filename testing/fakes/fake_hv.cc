@@ -88,9 +88,9 @@ void vmx_guest_reset_state(uint16_t cs, uword_t ip, uint32_t activity) {
   hv().resets.push_back({cs, ip, activity});
 }
 
-bool apic_trap_ept_violation(struct cpu *, uint64_t, bool) { return false; }
+bool apic_trap_ept_violation(struct cpu *, uint64_t, uint32_t, bool) { return false; }
 
-bool apic_trap_step_done(struct cpu *) { return false; }
+bool apic_trap_step_end(struct cpu *, bool) { return false; }
 
 // A parked CPU: the test says what comes first, a SIPI (its vector) or an NMI for the guest.
 bool apic_trap_park(struct cpu *cpu, uint32_t *vector) {

@@ -59,6 +59,19 @@ def bochs_topology(cpus):
     return "%d:1:1" % cpus
 
 
+# Bochs 2.7 backs at most 2048 MiB of guest RAM with host memory; more is
+# given to the guest (the BIOS reports it, above 4 GiB too) and works while
+# the guest touches no more than that.
+BOCHS_HOST_MIB = 2048
+
+
+def bochs_memory(mib):
+    """The bochsrc line that gives the guest `mib` MiB of RAM."""
+    if mib <= BOCHS_HOST_MIB:
+        return "megs: %d" % mib
+    return "memory: guest=%d, host=%d" % (mib, BOCHS_HOST_MIB)
+
+
 class RunnerError(Exception):
     """A run could not be set up (bad input, missing emulator): not a test verdict."""
 
@@ -137,7 +150,7 @@ class Run:
         a = self.args
         model = a.bochs_cpu_model or BOCHS_CPU_MODEL
         lines = [
-            "megs: %d" % a.mem_mib,
+            bochs_memory(a.mem_mib),
             # fastboot: no "Press F12 for boot menu" wait (3 emulated seconds).
             "romimage: file=%s, options=fastboot" % BOCHS_BIOS,
             "vgaromimage: file=%s" % BOCHS_VGABIOS,

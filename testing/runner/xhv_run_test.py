@@ -27,6 +27,15 @@ def run_args(disk=None, **overrides):
     return args
 
 
+class BochsMemoryTest(unittest.TestCase):
+
+    def test_up_to_2_gib_is_backed_whole(self):
+        self.assertEqual(xhv_run.bochs_memory(1024), "megs: 1024")
+
+    def test_more_is_given_with_2_gib_of_host_memory_behind_it(self):
+        self.assertEqual(xhv_run.bochs_memory(6144), "memory: guest=6144, host=2048")
+
+
 class UntangleConsoleTest(unittest.TestCase):
     """Kernel records that land inside a program's line on the guest console."""
 

@@ -155,6 +155,10 @@ static void reserve_memory(const struct multiboot_info *mbi) {
              (unsigned long long)image_base, (unsigned long long)image_end,
              (unsigned long long)heap_base, (unsigned long long)(heap_base + HEAP_SIZE));
   print_map("guest memory map", &guest_map);
+  for (uint32_t i = 0; i < guest_map.count; i++) {
+    uint64_t end = guest_map.entry[i].base + guest_map.entry[i].length;
+    guest.map_top = end > guest.map_top ? end : guest.map_top;
+  }
   guest.hide_base = heap_base;
   guest.hide_size = HEAP_SIZE;
   guest.second_hide_base = image_base;
@@ -209,6 +213,8 @@ static void bsp_main(struct cpu *cpu) {
     guest.boot_drive = parse_boot_drive(cmdline);
   }
   reserve_memory(mbi);
+  log_printf("paging: physical memory reachable up to 0x%llx\n",
+             (unsigned long long)cpu_map_phys(guest.map_top));
   if (direct) {
     /* The kernel goes into guest RAM and gets the map that hides xhv: no INT 15h hook. */
     uint32_t rsdp = acpi_rsdp_address();
@@ -240,7 +246,7 @@ static void bsp_main(struct cpu *cpu) {
     guest_io_watch_sleep(&s5);
   }
   /* The ways a PC resets (xhv/guest_io.h): PALs are scrubbed before any of them. */
-  static const uint16_t reset_ports[] = {0x64U, 0x92U, 0xCF9U};
+  static const uint16_t reset_ports[] = {0x60U, 0x64U, 0x92U, 0xCF9U};
   for (uint32_t i = 0; i < sizeof(reset_ports) / sizeof(reset_ports[0]); i++) {
     vmx_io_intercept_port(reset_ports[i]);
   }

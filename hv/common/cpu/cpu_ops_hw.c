@@ -51,10 +51,13 @@ void cpu_wrmsr(uint32_t msr, uint64_t value) {
                    : "memory");
 }
 
-#define HOST_MAP_LIMIT 0x100000000ULL /* both images identity-map the low 4 GiB */
+/* Both images boot with the low 4 GiB identity-mapped; cpu_map_phys may add more. */
+static uint64_t phys_limit = 0x100000000ULL;
+
+void cpu_set_phys_limit(uint64_t limit) { phys_limit = limit; }
 
 void *cpu_phys_ptr(uint64_t pa, uint64_t len) {
-  if (pa >= HOST_MAP_LIMIT || len > HOST_MAP_LIMIT - pa) {
+  if (pa >= phys_limit || len > phys_limit - pa) {
     return 0;
   }
   return (void *)(uword_t)pa;

@@ -182,7 +182,12 @@ int ept_map(struct ept *e, uint64_t gpa, uint64_t hpa, uint64_t size, uint32_t p
 }
 
 int ept_identity_map(struct ept *e, uint64_t top, const struct mtrr_state *mtrr) {
-  if (top > EPT_GPA_LIMIT) {
+  return ept_identity_map_range(e, 0, top, mtrr);
+}
+
+int ept_identity_map_range(struct ept *e, uint64_t base, uint64_t top,
+                           const struct mtrr_state *mtrr) {
+  if (top > EPT_GPA_LIMIT || (base & EPT_PAGE_MASK) != 0U || base > top) {
     return EPT_ERR_INVALID;
   }
   top = (top + EPT_PAGE_MASK) & ~EPT_PAGE_MASK;
@@ -192,7 +197,7 @@ int ept_identity_map(struct ept *e, uint64_t top, const struct mtrr_state *mtrr)
   }
   const int max_leaf = leaf_limit(e);
 
-  for (uint64_t pa = 0; pa < top;) {
+  for (uint64_t pa = base; pa < top;) {
     uint8_t type = MTRR_TYPE_UC;
     uint64_t span = EPT_PAGE_SIZE;
     for (int level = max_leaf; level >= EPT_LEVEL_4K; level--) {

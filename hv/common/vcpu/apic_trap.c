@@ -4,13 +4,12 @@
 
 #include "xhv/cpu_ops.h"
 #include "xhv/ept.h"
-#include "xhv/heap.h"
-#include "xhv/log.h"
-#include "xhv/panic.h"
-#include "xhv/quiesce.h"
-#include "xhv/smp.h"
 #include "xhv/guest.h"
 #include "xhv/guest_ept.h"
+#include "xhv/heap.h"
+#include "xhv/log.h"
+#include "xhv/quiesce.h"
+#include "xhv/smp.h"
 #include "xhv/vmcs.h"
 
 #define LAPIC_ICR_LOW 0x300U
@@ -20,6 +19,7 @@
 #define ICR_MODE_STARTUP 6U
 #define ICR_DEST_LOGICAL (1U << 11)
 #define ICR_SHORTHAND(v) (((v) >> 18) & 3U)
+#define ICR_SHORTHAND_MASK (3U << 18)
 #define SHORTHAND_NONE 0U
 #define SHORTHAND_SELF 1U
 #define SHORTHAND_ALL 2U
@@ -27,6 +27,7 @@
 #define RFLAGS_TF (1U << 8)
 #define RFLAGS_IF (1U << 9)
 #define MEMTYPE_UC 0U
+#define VECTOR_GP 13U
 
 static struct {
   volatile bool active;
@@ -34,8 +35,43 @@ static struct {
   volatile uint32_t *shadow; /* RAM page standing in for the APIC during ICR writes */
   uint64_t shadow_pa;
   uint32_t icr_high;
-  uint32_t aps_waiting;
+  uint32_t waiting; /* CPUs with awaiting_sipi set */
 } trap;
+
+/*
+ * Everything that reads or changes the trap's state (the waiting count, the
+ * page's mapping, each CPU's SIPI state) runs with every other CPU
+ * quiesced: the step of a trapped access holds the quiesce across its one
+ * guest instruction, and apic_trap_step_end ends it at the next exit of
+ * that CPU, whatever it is. So no other CPU reaches the APIC page while it
+ * is mapped for one CPU's instruction (an ICR write of theirs would land in
+ * the stand-in, a timer write be lost).
+ */
+
+/* The page trapped (not present) or handed to the guest; quiesced. */
+static void map_trap(bool trapped) {
+  trap.active = trapped;
+  guest_ept_map_page(trap.base, trap.base, trapped ? 0U : EPT_READ | EPT_WRITE, MEMTYPE_UC);
+}
+
+/* `c` now waits for a SIPI (counted, and the page trapped while any CPU does); quiesced. */
+static void start_waiting(struct cpu *c) {
+  if (c->awaiting_sipi) {
+    return;
+  }
+  c->awaiting_sipi = true;
+  if (trap.waiting++ == 0U && !trap.active) {
+    map_trap(true);
+  }
+}
+
+/* `c` waits no more; the last one to stop hands the page back at the step's end. */
+static void stop_waiting(struct cpu *c) {
+  if (c->awaiting_sipi) {
+    c->awaiting_sipi = false;
+    trap.waiting--;
+  }
+}
 
 void apic_trap_init(uint64_t apic_base, uint32_t cpu_count) {
   trap.base = apic_base;
@@ -43,39 +79,23 @@ void apic_trap_init(uint64_t apic_base, uint32_t cpu_count) {
   if (cpu_count < 2U) {
     return;
   }
-  trap.aps_waiting = cpu_count - 1U;
-  trap.active = true;
-  guest_ept_map_page(apic_base, apic_base, 0, MEMTYPE_UC);
-  log_printf("apic: trapping the guest's local APIC at 0x%llx until %u AP(s) get their SIPI\n",
-             (unsigned long long)apic_base, trap.aps_waiting);
-}
-
-/*
- * Everything below runs with every other CPU quiesced (the step of a
- * trapped access too, across its one guest instruction): no other CPU can
- * then reach the APIC page while it is mapped for one CPU's instruction
- * (an ICR write of theirs would land in the stand-in, a timer write be lost),
- * nor change the count of waiting CPUs under the one that reads it.
- */
-
-/* One CPU fewer waits; the last one unmaps the trap. */
-static void stop_waiting(void) {
-  if (--trap.aps_waiting == 0U) {
-    trap.active = false;
-    guest_ept_map_page(trap.base, trap.base, EPT_READ | EPT_WRITE, MEMTYPE_UC);
-    log_printf("apic: no CPU waits for a SIPI, the guest owns its local APIC again\n");
+  quiesce_begin(this_cpu());
+  for (uint32_t i = 0; i < cpu_count; i++) {
+    struct cpu *c = cpu_by_index(i);
+    if (!c->is_bsp) {
+      start_waiting(c);
+    }
   }
+  quiesce_end(this_cpu());
+  log_printf("apic: trapping the guest's local APIC at 0x%llx until %u AP(s) get their SIPI\n",
+             (unsigned long long)apic_base, trap.waiting);
 }
 
 bool apic_trap_park(struct cpu *cpu, uint32_t *vector) {
   quiesce_begin(cpu);
-  __atomic_store_n(&cpu->sipi_received, 0U, __ATOMIC_RELEASE);
-  trap.aps_waiting++;
-  if (!trap.active) {
-    trap.active = true;
-    guest_ept_map_page(trap.base, trap.base, 0, MEMTYPE_UC);
-    log_printf("apic: CPU %u waits for a SIPI: trapping the guest's local APIC again\n",
-               cpu->index);
+  if (!cpu->sipi_received && !cpu->awaiting_sipi) {
+    start_waiting(cpu);
+    log_printf("apic: CPU %u waits for a SIPI: the guest's local APIC is trapped\n", cpu->index);
   }
   quiesce_end(cpu);
   while (!__atomic_load_n(&cpu->sipi_received, __ATOMIC_ACQUIRE) &&
@@ -84,33 +104,42 @@ bool apic_trap_park(struct cpu *cpu, uint32_t *vector) {
   }
   quiesce_begin(cpu);
   bool started = __atomic_load_n(&cpu->sipi_received, __ATOMIC_ACQUIRE) != 0U;
-  if (!started) {
-    /* Else deliver() counted it started, and unmapped the trap if it was the last. */
-    __atomic_store_n(&cpu->sipi_received, 1U, __ATOMIC_RELEASE);
-    stop_waiting();
+  if (started) {
+    __atomic_store_n(&cpu->sipi_received, 0U, __ATOMIC_RELEASE); /* consumed */
+    *vector = cpu->sipi_vector;
+  } else {
+    stop_waiting(cpu);
+    if (trap.waiting == 0U && trap.active) {
+      map_trap(false);
+    }
   }
   quiesce_end(cpu);
-  *vector = cpu->sipi_vector;
   return started;
 }
 
-bool apic_trap_ept_violation(struct cpu *cpu, uint64_t gpa, bool write) {
+bool apic_trap_ept_violation(struct cpu *cpu, uint64_t gpa, uint32_t access, bool delivering) {
   if (!trap.active || gpa - trap.base >= PAGE_SIZE) {
     return false;
   }
-  quiesce_begin(cpu); /* ended by apic_trap_step_done, after the one instruction */
+  if ((access & EPT_EXEC) || delivering) {
+    /*
+     * Code, a stack an event pushes to, or a descriptor table on the APIC
+     * page: nothing a guest does, and nothing one instruction's step could
+     * contain. The guest gets the fault a page it may not use gives.
+     */
+    guest_inject_exception(VECTOR_GP, true, 0);
+    return true;
+  }
+  quiesce_begin(cpu); /* ended by apic_trap_step_end, at this CPU's next exit */
   if (!trap.active) {
-    quiesce_end(cpu); /* unmapped meanwhile: the access just runs again */
+    quiesce_end(cpu); /* handed back meanwhile: the access just runs again */
     return true;
   }
   uint32_t offset = (uint32_t)(gpa - trap.base);
-  bool icr = write && (offset == LAPIC_ICR_LOW || offset == LAPIC_ICR_HIGH);
+  bool icr = (access & EPT_WRITE) && (offset == LAPIC_ICR_LOW || offset == LAPIC_ICR_HIGH);
   /* One instruction's worth of mapping: the ICR stand-in, or the real APIC. */
-  if (icr) {
-    guest_ept_map_page(trap.base, trap.shadow_pa, EPT_READ | EPT_WRITE, MEMTYPE_UC);
-  } else {
-    guest_ept_map_page(trap.base, trap.base, EPT_READ | EPT_WRITE, MEMTYPE_UC);
-  }
+  guest_ept_map_page(trap.base, icr ? trap.shadow_pa : trap.base, EPT_READ | EPT_WRITE,
+                     MEMTYPE_UC);
   cpu->apic_step = true;
   cpu->apic_step_offset = icr ? offset : 0U;
   /*
@@ -118,7 +147,7 @@ bool apic_trap_ept_violation(struct cpu *cpu, uint64_t gpa, bool write) {
    * NMI may slip in and run guest code (an EOI, say) against the stand-in:
    * interrupts off, and the guest's NMIs held back (not virtual-NMI
    * blocking, which Bochs 2.7 keeps set until the guest's next IRET).
-   * Every exception exits, so a fault of the access ends the step too.
+   * Every exception exits, and any exit ends the step.
    */
   uword_t rflags = vmcs_readnw(VMCS_GUEST_RFLAGS);
   cpu->apic_step_rflags = rflags & (RFLAGS_TF | RFLAGS_IF);
@@ -157,35 +186,40 @@ static void deliver(uint32_t icr_low, uint32_t dest, struct cpu *self) {
     if (!target || c == self) {
       continue;
     }
-    if (mode == ICR_MODE_STARTUP && !c->sipi_received) {
-      c->sipi_vector = icr_low & 0xFFU;
-      __atomic_store_n(&c->sipi_received, 1U, __ATOMIC_RELEASE);
-      trap.aps_waiting--;
-    }
-    /*
-     * INIT (and a repeated SIPI) to a CPU that waits changes nothing: it is
-     * already "after INIT". One to a running CPU the guest did not park
-     * first is sent for real: the CPU takes it as an INIT exit.
-     */
-    if (mode == ICR_MODE_INIT && c->sipi_received) {
-      send(c->apic_id << 24, icr_low & ~(ICR_DEST_LOGICAL | (3U << 18)));
+    if (mode == ICR_MODE_STARTUP) {
+      /* A SIPI starts a CPU that waits for one; to any other it means nothing (SDM). */
+      if (c->awaiting_sipi) {
+        c->sipi_vector = icr_low & 0xFFU;
+        stop_waiting(c);
+        __atomic_store_n(&c->sipi_received, 1U, __ATOMIC_RELEASE);
+      }
+    } else if (!c->awaiting_sipi && !c->is_bsp) {
+      /*
+       * An INIT to a running AP the guest did not park first: sent for
+       * real (the CPU takes it as an INIT exit), and the CPU waits for its
+       * SIPI from now on, so one that comes before it gets there counts.
+       * An INIT to one that waits already changes nothing; the BSP is
+       * never INITed by an OS, and is not here.
+       */
+      start_waiting(c);
+      send(c->apic_id << 24, icr_low & ~(ICR_DEST_LOGICAL | ICR_SHORTHAND_MASK));
     }
   }
 }
 
-bool apic_trap_step_done(struct cpu *cpu) {
+bool apic_trap_step_end(struct cpu *cpu, bool completed) {
   if (!cpu->apic_step) {
     return false;
   }
-  if (cpu->apic_step_offset == LAPIC_ICR_HIGH) {
+  /* Only a completed access counts; the stand-in's bytes are dropped otherwise. */
+  if (completed && cpu->apic_step_offset == LAPIC_ICR_HIGH) {
     trap.icr_high = trap.shadow[LAPIC_ICR_HIGH / 4U]; /* destination of the next send */
-  } else if (cpu->apic_step_offset == LAPIC_ICR_LOW) {
+  } else if (completed && cpu->apic_step_offset == LAPIC_ICR_LOW) {
     deliver(trap.shadow[LAPIC_ICR_LOW / 4U], trap.icr_high >> 24, cpu);
   }
-  if (trap.aps_waiting == 0U) {
-    trap.active = false;
-    guest_ept_map_page(trap.base, trap.base, EPT_READ | EPT_WRITE, MEMTYPE_UC);
-    log_printf("apic: every waiting CPU has its SIPI, the guest owns its local APIC again\n");
+  if (trap.waiting == 0U) {
+    map_trap(false);
+    log_printf("apic: no CPU waits for a SIPI, the guest owns its local APIC again\n");
   } else {
     guest_ept_map_page(trap.base, trap.base, 0, MEMTYPE_UC);
   }
@@ -203,5 +237,6 @@ uint32_t apic_trap_wait_for_sipi(struct cpu *cpu) {
   while (!__atomic_load_n(&cpu->sipi_received, __ATOMIC_ACQUIRE)) {
     cpu_pause();
   }
+  __atomic_store_n(&cpu->sipi_received, 0U, __ATOMIC_RELEASE); /* consumed */
   return cpu->sipi_vector;
 }

@@ -20,6 +20,8 @@ static struct ept_pages ept_pool;
 static uint64_t regular_eptp;
 static uint64_t hidden[GUEST_HIDDEN_RANGES][2]; /* [base, size) */
 static uint64_t hidden_zero_pa;                 /* what hidden memory reads as */
+static struct mtrr_state memory_types;          /* the MTRRs at boot */
+static uint64_t mapped_top;                     /* [0, mapped_top) mapped at boot */
 static volatile uint32_t ept_lock;              /* ept_map is not reentrant */
 static volatile uint32_t ept_generation;
 
@@ -45,6 +47,8 @@ void guest_ept_init(uint64_t top, const struct mtrr_state *mtrr, uint64_t hide_b
   if (ept_init(&regular_ept, &ept_pool) != EPT_OK) {
     xhv_panic("ept: cannot allocate the root table");
   }
+  memory_types = *mtrr;
+  mapped_top = top;
   if (ept_identity_map(&regular_ept, top, mtrr) != EPT_OK) {
     xhv_panic("ept: building the guest's identity map failed");
   }
@@ -56,6 +60,31 @@ void guest_ept_init(uint64_t top, const struct mtrr_state *mtrr, uint64_t hide_b
   regular_eptp = ept_eptp(&regular_ept);
   /* Zeroed by the heap; mapped only read-only, anywhere, so it stays zero. */
   heap_alloc_pages(1, 1, &hidden_zero_pa);
+}
+
+#define DEVICE_REGION (2ULL << 20)
+
+bool guest_ept_map_device(uint64_t gpa) {
+  uint32_t bits = memory_types.phys_addr_bits;
+  uint64_t limit = bits != 0U && bits < 64U ? 1ULL << bits : EPT_GPA_LIMIT;
+  if (gpa < mapped_top || gpa >= limit || gpa >= EPT_GPA_LIMIT || guest_hidden_gpa(gpa)) {
+    return false;
+  }
+  uint64_t base = gpa & ~(DEVICE_REGION - 1U);
+  struct cpu *self = this_cpu();
+  quiesce_begin(self);
+  guest_ept_lock();
+  uint32_t prot = 0;
+  bool mapped = ept_lookup(&regular_ept, gpa, &prot, 0, 0) != EPT_NOT_PRESENT;
+  int rc = mapped ? EPT_OK
+                  : ept_identity_map_range(&regular_ept, base, base + DEVICE_REGION, &memory_types);
+  guest_ept_unlock();
+  guest_ept_changed();
+  quiesce_end(self);
+  if (rc != EPT_OK) {
+    xhv_panic("ept: cannot map device region 0x%llx (error %d)", (unsigned long long)base, rc);
+  }
+  return true;
 }
 
 bool guest_hidden_gpa(uint64_t gpa) {
@@ -88,11 +117,12 @@ void guest_ept_map_page(uint64_t gpa, uint64_t hpa, uint32_t prot, uint8_t memty
   guest_ept_lock();
   int rc = ept_map(&regular_ept, page, hpa & ~(uint64_t)(PAGE_SIZE - 1U), PAGE_SIZE, prot, memtype);
   guest_ept_unlock();
+  /* Before the others go on: each flushes as it resumes from its park. */
+  guest_ept_changed();
   quiesce_end(self);
   if (rc != EPT_OK) {
     xhv_panic("ept: cannot map guest page 0x%llx (error %d)", (unsigned long long)page, rc);
   }
-  guest_ept_changed();
 }
 
 void guest_ept_show_hidden_as_zero(uint64_t gpa) {

@@ -23,6 +23,9 @@
 #define KBC_PULSE_MASK 0xF0U
 #define KBC_PULSE_RESET 0x01U
 #define KBC_PULSE 0xFEU
+#define PORT_KBC_DATA 0x60U
+#define KBC_WRITE_OUTPUT_PORT 0xD1U /* the next data byte is the output port */
+#define KBC_OUTPUT_PORT_RESET 0x01U /* bit 0 low: the CPU's reset line asserted */
 #define PORT_RESET_CONTROL 0xCF9U
 #define RESET_CONTROL_SYS_RST 0x02U
 #define RESET_CONTROL_RST_CPU 0x04U
@@ -114,23 +117,48 @@ static bool sleep_write(struct cpu *cpu, uint16_t port, uint32_t bits, uint8_t s
   return true;
 }
 
-/* Whether a write of `value` (`size` bytes at `port`) resets the machine, and how. */
-static const char *reset_write(uint16_t port, uint32_t size, uint32_t value) {
-  if (size != 1U) {
-    return 0; /* the chipset decodes these registers for byte accesses only */
-  }
+/* The keyboard controller's next data byte is its output port (after command D1h). */
+static bool kbc_output_port_next;
+
+/* Whether a byte `value` written to `port` resets the machine, and how; 0 if not. */
+static const char *reset_byte(uint16_t port, uint8_t value, bool byte_access) {
   if (have_acpi_reset && port == acpi_reset.port && value == acpi_reset.value) {
     return "ACPI reset register";
   }
-  if (port == PORT_RESET_CONTROL && (value & RESET_CONTROL_RST_CPU)) {
+  /* 0xCF9 is decoded for byte accesses only: a dword at 0xCF8 is PCI's address register. */
+  if (port == PORT_RESET_CONTROL && byte_access && (value & RESET_CONTROL_RST_CPU)) {
     return "reset control register 0xcf9";
   }
-  if (port == PORT_KBC_COMMAND && (value & KBC_PULSE_MASK) == KBC_PULSE_MASK &&
-      !(value & KBC_PULSE_RESET)) {
-    return "keyboard controller reset pulse";
+  if (port == PORT_KBC_COMMAND) {
+    kbc_output_port_next = value == KBC_WRITE_OUTPUT_PORT;
+    if ((value & KBC_PULSE_MASK) == KBC_PULSE_MASK && !(value & KBC_PULSE_RESET)) {
+      return "keyboard controller reset pulse";
+    }
+  }
+  if (port == PORT_KBC_DATA && kbc_output_port_next) {
+    kbc_output_port_next = false;
+    if (!(value & KBC_OUTPUT_PORT_RESET)) {
+      return "keyboard controller output port, reset line low";
+    }
   }
   if (port == PORT_SYSTEM_CONTROL_A && (value & SYSTEM_CONTROL_A_RESET)) {
     return "fast reset, port 0x92";
+  }
+  return 0;
+}
+
+/*
+ * Whether a write of `value` (`size` bytes at `port`) resets the machine:
+ * each byte it covers, as the legacy bus splits a wide write into byte
+ * cycles. 0 if not.
+ */
+static const char *reset_write(uint16_t port, uint32_t size, uint32_t value) {
+  for (uint32_t i = 0; i < size; i++) {
+    const char *how =
+        reset_byte((uint16_t)(port + i), (uint8_t)(value >> (8U * i)), size == 1U);
+    if (how) {
+      return how;
+    }
   }
   return 0;
 }

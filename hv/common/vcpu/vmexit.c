@@ -55,6 +55,7 @@
 #define INTR_NMI_UNBLOCKED_BY_IRET (1U << 12)
 #define INTR_INFO_VALID (1U << 31)
 #define VECTOR_DB 1U
+#define VECTOR_PF 14U
 #define VECTOR_UD 6U
 #define VECTOR_GP 13U
 #define INTERRUPTIBILITY_STI (1U << 0)
@@ -67,6 +68,9 @@
 /* XCR0 state components and their rules (SDM "Extended Control Registers (Including XCR0)"). */
 #define XCR0_X87 (1ULL << 0)
 #define RFLAGS_IF (1ULL << 9)
+#define RFLAGS_TF (1ULL << 8)
+#define DEBUGCTL_BTF (1ULL << 1)
+#define PENDING_DBG_BS (1ULL << 14)
 #define XCR0_SSE (1ULL << 1)
 #define XCR0_AVX (1ULL << 2)
 #define XCR0_BNDREGS (1ULL << 3)
@@ -122,6 +126,30 @@ static enum vmexit_action invalid_opcode(void) {
 
 /* ---- handlers, one per exit reason ---- */
 
+/* The #DB of a single step's trap flag (an APIC trap step, xhv/apic_trap.h). */
+static bool is_step_trap(uint32_t info) {
+  return (info & INTR_INFO_TYPE_MASK) == INTR_TYPE_HW_EXCEPTION && (info & 0xFFU) == VECTOR_DB;
+}
+
+/* Gives the guest an exception that exited only because a step had them all exit. */
+static void reflect_exception(uint32_t info, struct vmexit_info *exit) {
+  uint32_t type = info & INTR_INFO_TYPE_MASK;
+  uint32_t vector = info & 0xFFU;
+  if (type == INTR_TYPE_HW_EXCEPTION) {
+    bool has_error = (info & INTR_ERROR_CODE_VALID) != 0U;
+    uint32_t error = has_error ? vmcs_read32(VMCS_VM_EXIT_INTR_ERROR_CODE) : 0U;
+    if (vector == VECTOR_PF) {
+      guest_inject_page_fault(vmexit_qualification(exit), error); /* CR2 was not written */
+    } else {
+      guest_inject_exception(vector, has_error, error);
+    }
+    return;
+  }
+  /* INT3, INTO, INT1: delivered again with their instruction, as they were. */
+  vmcs_write32(VMCS_VM_ENTRY_INSTRUCTION_LEN, vmcs_read32(VMCS_VM_EXIT_INSTRUCTION_LEN));
+  vmcs_write32(VMCS_VM_ENTRY_INTR_INFO, INTR_INFO_VALID | type | vector);
+}
+
 static enum vmexit_action vmexit_nmi(struct cpu *cpu, struct cpu_regs *regs,
                                      struct vmexit_info *exit) {
   uint32_t info = vmcs_read32(VMCS_VM_EXIT_INTR_INFO);
@@ -129,13 +157,12 @@ static enum vmexit_action vmexit_nmi(struct cpu *cpu, struct cpu_regs *regs,
       !(exit->vectoring & INTR_INFO_VALID)) {
     guest_nmi_unblocked_by_iret();
   }
-  if ((info & INTR_INFO_TYPE_MASK) == INTR_TYPE_HW_EXCEPTION && apic_trap_step_done(cpu)) {
-    /* A trapped APIC access has run: its trap flag's #DB, or a fault of its own, the guest's. */
-    if ((info & 0xFFU) != VECTOR_DB) {
-      guest_inject_exception(info & 0xFFU, (info & INTR_ERROR_CODE_VALID) != 0U,
-                             (info & INTR_ERROR_CODE_VALID) ? vmcs_read32(VMCS_VM_EXIT_INTR_ERROR_CODE)
-                                                            : 0U);
-    }
+  if (is_step_trap(info) && apic_trap_step_end(cpu, true)) {
+    return VMEXIT_HANDLED; /* a trapped APIC access has run */
+  }
+  if ((info & INTR_INFO_TYPE_MASK) != INTR_TYPE_NMI && exit->step_ended) {
+    /* The step had every exception exit; this one is the guest's, as it would have been. */
+    reflect_exception(info, exit);
     return VMEXIT_HANDLED;
   }
   if ((info & INTR_INFO_TYPE_MASK) != INTR_TYPE_NMI && xhv_hypapp.exception &&
@@ -180,6 +207,12 @@ static enum vmexit_action vmexit_triple_fault(struct cpu *cpu, struct cpu_regs *
   guest_reset_machine(cpu, "triple fault");
 }
 
+/* NMIs owed to a context that is gone: never delivered, counted as merged. */
+static void drop_owed_nmis(struct cpu *cpu) {
+  uint32_t owed = __atomic_exchange_n(&cpu->guest_nmi_owed, 0U, __ATOMIC_ACQ_REL);
+  __atomic_add_fetch(&cpu->guest_nmis_merged, owed, __ATOMIC_RELAXED);
+}
+
 /*
  * The guest parked this CPU until a start-up IPI (it halted it with
  * interrupts off, or sent it an INIT): it waits in the hypervisor, which
@@ -196,9 +229,9 @@ static bool wait_for_sipi(struct cpu *cpu, struct cpu_regs *regs, bool wake_on_n
     if (wake_on_nmi) {
       return false; /* the owed NMI is injected on the way back in */
     }
-    __atomic_store_n(&cpu->guest_nmi_owed, 0U, __ATOMIC_RELEASE);
+    drop_owed_nmis(cpu);
   }
-  __atomic_store_n(&cpu->guest_nmi_owed, 0U, __ATOMIC_RELEASE);
+  drop_owed_nmis(cpu);
   vmcs_write32(VMCS_VM_ENTRY_INTR_INFO, 0);
   memset(regs, 0, sizeof(*regs));
   vmx_guest_reset_state((uint16_t)(vector << 8), 0, ACTIVITY_ACTIVE);
@@ -220,8 +253,14 @@ static enum vmexit_action vmexit_hlt(struct cpu *cpu, struct cpu_regs *regs,
                                      struct vmexit_info *exit) {
   (void)exit;
   /* Past the HLT either way; the dispatcher also ends an STI shadow, which HLT state forbids. */
-  if ((vmcs_readnw(VMCS_GUEST_RFLAGS) & RFLAGS_IF) || smp_cpu_count() < 2U) {
+  uword_t rflags = vmcs_readnw(VMCS_GUEST_RFLAGS);
+  if ((rflags & RFLAGS_IF) || smp_cpu_count() < 2U) {
     vmcs_write32(VMCS_GUEST_ACTIVITY_STATE, ACTIVITY_HLT);
+    if ((rflags & RFLAGS_TF) && !(vmcs_read64(VMCS_GUEST_IA32_DEBUGCTL) & DEBUGCTL_BTF)) {
+      /* The single step of the HLT is due when the CPU wakes (and VM entry wants it said). */
+      vmcs_writenw(VMCS_GUEST_PENDING_DBG_EXCEPTIONS,
+                   vmcs_readnw(VMCS_GUEST_PENDING_DBG_EXCEPTIONS) | PENDING_DBG_BS);
+    }
     return VMEXIT_HANDLED_ADVANCE;
   }
   return wait_for_sipi(cpu, regs, true) ? VMEXIT_HANDLED : VMEXIT_HANDLED_ADVANCE;
@@ -489,7 +528,8 @@ static enum vmexit_action vmexit_ept_violation(struct cpu *cpu, struct cpu_regs 
   if ((q & EPT_QUAL_NMI_UNBLOCKED_BY_IRET) && !(exit->vectoring & INTR_INFO_VALID)) {
     guest_nmi_unblocked_by_iret();
   }
-  if (apic_trap_ept_violation(cpu, gpa, (q & EPT_QUAL_WRITE) != 0)) {
+  uint32_t access = (q & EPT_QUAL_FETCH) ? EPT_EXEC : (q & EPT_QUAL_WRITE) ? EPT_WRITE : EPT_READ;
+  if (apic_trap_ept_violation(cpu, gpa, access, (exit->vectoring & INTR_INFO_VALID) != 0U)) {
     return VMEXIT_HANDLED;
   }
   if (guest_hidden_gpa(gpa)) {
@@ -509,8 +549,10 @@ static enum vmexit_action vmexit_ept_violation(struct cpu *cpu, struct cpu_regs 
     }
     return general_protection();
   }
+  if (guest_ept_map_device(gpa)) {
+    return VMEXIT_HANDLED; /* a device above RAM, mapped now: the access runs again */
+  }
   if (xhv_hypapp.ept_violation) {
-    uint32_t access = (q & EPT_QUAL_FETCH) ? EPT_EXEC : (q & EPT_QUAL_WRITE) ? EPT_WRITE : EPT_READ;
     quiesce_begin(cpu);
     bool handled = xhv_hypapp.ept_violation(cpu, regs, gpa, access);
     quiesce_end(cpu);
@@ -601,12 +643,18 @@ void vmexit_print_summary(void) {
 
 void vmexit_dispatch(struct cpu_regs *regs) {
   struct cpu *cpu = this_cpu();
+  cpu->exit_regs = regs;
   __atomic_store_n(&cpu->in_exit, 1U, __ATOMIC_RELEASE);
-  struct vmexit_info exit = {0, 0, false, 0};
+  struct vmexit_info exit = {0, 0, false, 0, false};
   uint32_t raw = vmcs_read32(VMCS_VM_EXIT_REASON);
   exit.reason = raw & 0xFFFFU;
   if (exit.reason < CPU_EXIT_COUNTERS) {
     cpu->exit_count[exit.reason]++;
+  }
+  if (cpu->apic_step &&
+      (exit.reason != EXIT_EXCEPTION_OR_NMI || !is_step_trap(vmcs_read32(VMCS_VM_EXIT_INTR_INFO)))) {
+    /* Whatever else exits ends the step unfinished: the quiesce it holds is released first. */
+    exit.step_ended = apic_trap_step_end(cpu, false);
   }
   const struct vmexit_entry *entry =
       exit.reason < EXIT_REASON_COUNT ? &vmexit_table[exit.reason] : 0;

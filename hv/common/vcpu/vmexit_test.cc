@@ -726,6 +726,15 @@ TEST_F(VmexitTest, HltWithInterruptsOnHaltsInTheGuest) {
   EXPECT_EQ(hv().parks, 0);
 }
 
+TEST_F(VmexitTest, HltWithTheTrapFlagLeavesItsSingleStepPending) {
+  hv().cpu_count = 2;
+  vmcs().Set(VMCS_GUEST_RFLAGS, 0x302);  // popf with TF and IF, then hlt
+  Exit(EXIT_HLT, 1);
+  EXPECT_EQ(vmcs().Get(VMCS_GUEST_ACTIVITY_STATE), ACTIVITY_HLT);
+  EXPECT_NE(vmcs().Get(VMCS_GUEST_PENDING_DBG_EXCEPTIONS) & (1U << 14), 0U)
+      << "BS: what VM entry requires with TF and the HLT state";
+}
+
 TEST_F(VmexitTest, HltWithInterruptsOffParksTheCpuUntilItsStartUpIpi) {
   hv().cpu_count = 2;
   hv().park_sipi_vector = 0x9A;
@@ -739,6 +748,7 @@ TEST_F(VmexitTest, HltWithInterruptsOffParksTheCpuUntilItsStartUpIpi) {
   EXPECT_EQ(hv().resets[0].activity, ACTIVITY_ACTIVE);
   EXPECT_EQ(regs.ax, 0U);
   EXPECT_EQ(hv().cpu0.guest_nmi_owed, 0U);
+  EXPECT_EQ(hv().cpu0.guest_nmis_merged, 1U) << "dropped, and counted so";
   EXPECT_NE(hv().log.find("starts again"), std::string::npos) << hv().log;
 }
 
@@ -798,15 +808,29 @@ TEST_F(ResetTest, EveryResetRegisterWriteResetsTheMachine) {
 
 TEST_F(ResetTest, WritesThatDoNotResetPassThrough) {
   Out(0xCF9, 0x02);  // SYS_RST without RST_CPU: only arms the next one
-  Out(0x64, 0xD1);   // write output port: a command like any other
+  Out(0x64, 0xD1);   // write output port...
+  Out(0x60, 0xDF);   // ...with the reset line (bit 0) high: A20 and friends
   Out(0x64, 0xFF);   // a pulse of no line
   Out(0x92, 0x02);   // the A20 gate, bit 0 clear
   regs.ax = 0x80000000U;
   Exit(EXIT_IO, 1, (0xCF8ULL << 16) | 3U /*4 bytes, out: PCI config address, not 0xCF9*/);
-  ASSERT_EQ(cpu().port_writes.size(), 5U);
+  ASSERT_EQ(cpu().port_writes.size(), 6U);
   EXPECT_EQ(cpu().port_writes[0], (xhv_fake::PortWrite{0xCF9, 0x02, 1}));
-  EXPECT_EQ(cpu().port_writes[4], (xhv_fake::PortWrite{0xCF8, 0x80000000U, 4}));
+  EXPECT_EQ(cpu().port_writes[5], (xhv_fake::PortWrite{0xCF8, 0x80000000U, 4}));
   EXPECT_EQ(hv().log.find("resets the machine"), std::string::npos) << hv().log;
+}
+
+TEST_F(ResetTest, TheKeyboardControllersOutputPortWithTheResetLineLowResets) {
+  Out(0x64, 0xD1);
+  EXPECT_DEATH(Out(0x60, 0xFE), "keyboard controller output port, reset line low");
+}
+
+TEST_F(ResetTest, AWideWriteIsCheckedByteByByte) {
+  regs.ax = 0xFE00U;  // word at 0x63: 0x00 to 0x63, 0xFE to the command port 0x64
+  EXPECT_DEATH(Exit(EXIT_IO, 1, (0x63ULL << 16) | 1U /*2 bytes, out*/),
+               "keyboard controller reset pulse");
+  regs.ax = 0x0100U;  // word at 0x91: bit 0 of 0x92 set
+  EXPECT_DEATH(Exit(EXIT_IO, 1, (0x91ULL << 16) | 1U), "fast reset, port 0x92");
 }
 
 // ---- sleep: S5 ends the guest, the others would wake without the hypervisor ----

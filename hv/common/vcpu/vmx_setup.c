@@ -42,6 +42,7 @@
 #define PVH_CODE_SELECTOR 0x08U
 #define PVH_DATA_SELECTOR 0x10U
 #define EPT_TOP_MIN (4ULL << 30) /* map all of the 32-bit space: MMIO too */
+#define EPT_TOP_STEP (1ULL << 30)
 #define INVEPT_ALL_CONTEXTS 2U
 #define INVVPID_ALL_CONTEXTS 2U
 
@@ -90,9 +91,15 @@ void vmx_machine_init(const struct guest_boot *b) {
 
   struct mtrr_state mtrr;
   mtrr_read(&mtrr);
-  uint64_t top = (uint64_t)1 << mtrr.phys_addr_bits;
-  if (top > EPT_TOP_MIN * 16U) {
-    top = EPT_TOP_MIN * 16U; /* 64 GiB is plenty for the guests we boot */
+  /*
+   * All of the 32-bit space (RAM, and the MMIO below 4 GiB), and RAM above
+   * it as far as the memory map goes, in 1 GiB steps; devices above that
+   * are mapped when the guest first touches them (guest_ept_map_device).
+   */
+  uint64_t top = (b->map_top + EPT_TOP_STEP - 1U) & ~(EPT_TOP_STEP - 1U);
+  top = top > EPT_TOP_MIN ? top : EPT_TOP_MIN;
+  if (mtrr.phys_addr_bits < 64U && top > (1ULL << mtrr.phys_addr_bits)) {
+    top = 1ULL << mtrr.phys_addr_bits;
   }
   guest_ept_init(top, &mtrr, b->hide_base, b->hide_size, b->second_hide_base,
                  b->second_hide_size);

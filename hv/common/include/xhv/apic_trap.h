@@ -30,11 +30,22 @@ XHV_BEGIN_DECLS
 /* Arms the trap on the BSP before the guest starts, if there are APs. */
 void apic_trap_init(uint64_t apic_base, uint32_t cpu_count);
 
-/* EPT violation at `gpa`: returns true if it was the trapped APIC page. */
-bool apic_trap_ept_violation(struct cpu *cpu, uint64_t gpa, bool write);
+/*
+ * EPT violation at `gpa` (`access`: EPT_READ/WRITE/EXEC; `delivering`: the
+ * access came while an event was delivered): true if it was the trapped
+ * APIC page. A data access starts a step: one guest instruction with the
+ * page mapped and every other CPU quiesced. A fetch, or an access by an
+ * event's delivery, gets #GP.
+ */
+bool apic_trap_ept_violation(struct cpu *cpu, uint64_t gpa, uint32_t access, bool delivering);
 
-/* #DB after a single-stepped APIC access: returns true if it was ours. */
-bool apic_trap_step_done(struct cpu *cpu);
+/*
+ * The step of this CPU's trapped access ends at its next exit, whatever it
+ * is (the dispatcher calls this first): `completed`, the #DB of its trap
+ * flag, makes an ICR write count; any other exit drops it (the access runs
+ * again if the guest gets back to it). True if a step was open.
+ */
+bool apic_trap_step_end(struct cpu *cpu, bool completed);
 
 /* An AP that has not started yet: waits in the hypervisor for its SIPI vector. */
 uint32_t apic_trap_wait_for_sipi(struct cpu *cpu);

@@ -45,12 +45,23 @@ void cpu_write_cr4(uword_t value);
 
 /*
  * The hypervisor's pointer to physical memory [pa, pa + len): its identity
- * map of the low 4 GiB, NULL for a range that leaves it. Code that touches
- * memory by physical address (its own tables, and guest memory through the
- * checked accessor of xhv/guest_mem.h) goes through here, so host tests can
- * back it with fake RAM.
+ * map (the low 4 GiB, and on the x86_64 image what cpu_map_phys added),
+ * NULL for a range that leaves it. Code that touches memory by physical
+ * address (its own tables, and guest memory through the checked accessor of
+ * xhv/guest_mem.h) goes through here, so host tests can back it with fake RAM.
  */
 void *cpu_phys_ptr(uint64_t pa, uint64_t len);
+
+/*
+ * BSP, at boot, before the APs start: extends the identity map to cover
+ * physical memory up to `top` where the image's address space allows (the
+ * x86_64 image: up to 512 GiB; the i386 image stays at 4 GiB). Returns the
+ * end of what is now mapped.
+ */
+uint64_t cpu_map_phys(uint64_t top);
+
+/* The end of the identity map (the arch's part of cpu_map_phys sets it). */
+void cpu_set_phys_limit(uint64_t limit);
 
 /* CR2 is not part of the VMCS: the guest's is the hardware's, also in the host. */
 uword_t cpu_read_cr2(void);

@@ -88,6 +88,10 @@ int ept_map(struct ept *e, uint64_t gpa, uint64_t hpa, uint64_t size, uint32_t p
  */
 int ept_identity_map(struct ept *e, uint64_t top, const struct mtrr_state *mtrr);
 
+/* The same for [base, top), base 4 KiB aligned: a region added later (MMIO above RAM). */
+int ept_identity_map_range(struct ept *e, uint64_t base, uint64_t top,
+                           const struct mtrr_state *mtrr);
+
 /*
  * Sets the access rights of every mapped page in [gpa, gpa + size) (4 KiB
  * aligned) to prot, splitting large leaves that straddle the range ends.

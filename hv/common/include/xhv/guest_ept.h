@@ -14,10 +14,20 @@ XHV_BEGIN_DECLS
 /*
  * BSP, once, before any CPU enters VMX: the regular EPT maps [0, top) to
  * itself with the MTRRs' memory types, except the two hypervisor ranges,
- * which are not present. Hypapps see the result through xhv/guest.h.
+ * which are not present. Hypapps see the result through xhv/guest.h. The
+ * MTRRs are kept for guest_ept_map_device.
  */
 void guest_ept_init(uint64_t top, const struct mtrr_state *mtrr, uint64_t hide_base,
                     uint64_t hide_size, uint64_t second_base, uint64_t second_size);
+
+/*
+ * The guest-physical space above what guest_ept_init mapped, up to the
+ * CPU's physical address width, holds no RAM (the memory map ends below)
+ * but may hold devices (64-bit PCI BARs). The first access to a 2 MiB
+ * region there maps it to itself with its MTRR type, quiesced; true if
+ * `gpa` was such an address (the access runs again), false otherwise.
+ */
+bool guest_ept_map_device(uint64_t gpa);
 
 /* True if `gpa` is hypervisor memory hidden from the guest. */
 bool guest_hidden_gpa(uint64_t gpa);

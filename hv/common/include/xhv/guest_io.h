@@ -22,9 +22,11 @@ XHV_BEGIN_DECLS
  *    first ends the guest (guest_reset_machine's first half) and then goes
  *    to the hardware as written; any other state is refused (dropped): xhv
  *    does not survive S1-S4, and the guest would wake without it.
- *  - the reset registers: 0xCF9 (RST_CPU), the keyboard controller's
- *    command port 0x64 (a reset pulse), 0x92 (fast reset) and the FADT's
- *    reset register. A byte write that resets the machine goes through
+ *  - the reset registers: 0xCF9 (RST_CPU, byte writes), the keyboard
+ *    controller (a reset pulse command at 0x64, or its output port written
+ *    through 0x60 after command D1h with the reset line low), 0x92 (fast
+ *    reset) and the FADT's reset register. Each byte of a wider write is
+ *    checked. A write that resets the machine goes through
  *    guest_reset_machine; every other access passes through.
  * IN, OUT, INS and OUTS (with or without REP) of every width are handled;
  * a string instruction moves one element per exit through the guest's own

@@ -49,8 +49,10 @@ struct cpu {
   uint64_t vmxon_pa;
   uint64_t vmcs_pa;
   struct cpu_regs launch_regs; /* the guest's GPRs at VMLAUNCH */
+  struct cpu_regs *exit_regs; /* the guest GPRs of the exit this CPU is handling */
   /* Virtual INIT/SIPI: the guest's start-up IPI for this AP, set by another CPU. */
-  volatile uint32_t sipi_received;
+  volatile uint32_t sipi_received; /* a SIPI's vector waits for this CPU to take it */
+  bool awaiting_sipi;              /* counted among the CPUs that wait for a SIPI */
   volatile uint32_t sipi_vector;
   /* Single-stepping one guest access to the trapped local APIC page. */
   bool apic_step;

@@ -22,6 +22,7 @@ struct guest_boot {
   uint64_t hide_size;
   uint64_t second_hide_base;
   uint64_t second_hide_size;
+  uint64_t map_top; /* the end of the highest range of the guest's memory map */
 };
 
 /*

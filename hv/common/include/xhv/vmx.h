@@ -102,6 +102,7 @@ struct vmexit_info {
    * dispatcher has queued that event again before the handler runs.
    */
   uint32_t vectoring;
+  bool step_ended; /* an APIC trap step was open and this exit ended it (xhv/apic_trap.h) */
 };
 
 typedef enum vmexit_action (*vmexit_handler_fn)(struct cpu *cpu, struct cpu_regs *regs,
