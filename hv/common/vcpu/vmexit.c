@@ -64,13 +64,13 @@
 #define EPT_QUAL_WRITE (1U << 1)
 #define EPT_QUAL_FETCH (1U << 2)
 #define EPT_QUAL_NMI_UNBLOCKED_BY_IRET (1U << 12)
+#define RFLAGS_TF (1ULL << 8)
+#define RFLAGS_IF (1ULL << 9)
+#define DEBUGCTL_BTF (1ULL << 1)
+#define PENDING_DBG_BS (1ULL << 14)
 
 /* XCR0 state components and their rules (SDM "Extended Control Registers (Including XCR0)"). */
 #define XCR0_X87 (1ULL << 0)
-#define RFLAGS_IF (1ULL << 9)
-#define RFLAGS_TF (1ULL << 8)
-#define DEBUGCTL_BTF (1ULL << 1)
-#define PENDING_DBG_BS (1ULL << 14)
 #define XCR0_SSE (1ULL << 1)
 #define XCR0_AVX (1ULL << 2)
 #define XCR0_BNDREGS (1ULL << 3)
