@@ -92,12 +92,21 @@ bool apic_trap_ept_violation(struct cpu *, uint64_t, uint32_t, bool) { return fa
 
 bool apic_trap_step_end(struct cpu *, bool) { return false; }
 
-// A parked CPU: the test says what comes first, a SIPI (its vector) or an NMI for the guest.
-bool apic_trap_park(struct cpu *cpu, uint32_t *vector) {
+// A parked CPU: the test says what comes first, a SIPI (its vector) or an
+// NMI for the guest, which only a park that wakes on NMIs returns for.
+bool apic_trap_park(struct cpu *cpu, bool wake_on_nmi, uint32_t *vector) {
   hv().parks++;
+  hv().park_wake_on_nmi = wake_on_nmi;
   if (hv().park_sipi_vector >= 0) {
+    if (!wake_on_nmi) {
+      __atomic_add_fetch(&cpu->guest_nmi_owed, 1U, __ATOMIC_ACQ_REL);  // came while it waited
+    }
     *vector = static_cast<uint32_t>(hv().park_sipi_vector);
     return true;
+  }
+  if (!wake_on_nmi) {
+    std::fprintf(stderr, "fake_hv: a park only a SIPI ends, and the test sends none\n");
+    std::abort();  // the real one would wait for ever
   }
   __atomic_add_fetch(&cpu->guest_nmi_owed, 1U, __ATOMIC_ACQ_REL);
   return false;

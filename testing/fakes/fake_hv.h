@@ -35,6 +35,7 @@ struct FakeHv {
   std::vector<Reset> resets;             // vmx_guest_reset_state calls
   int parks = 0;                         // apic_trap_park calls
   int park_sipi_vector = -1;             // what a park ends with: a SIPI, or (-1) an NMI
+  bool park_wake_on_nmi = true;          // the last park's: may an NMI end it
 
   void Clear() { *this = FakeHv(); }
 };

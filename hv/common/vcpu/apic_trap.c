@@ -34,7 +34,6 @@ static struct {
   uint64_t base;
   volatile uint32_t *shadow; /* RAM page standing in for the APIC during ICR writes */
   uint64_t shadow_pa;
-  uint32_t icr_high;
   uint32_t waiting; /* CPUs with awaiting_sipi set */
 } trap;
 
@@ -91,15 +90,20 @@ void apic_trap_init(uint64_t apic_base, uint32_t cpu_count) {
              (unsigned long long)apic_base, trap.waiting);
 }
 
-bool apic_trap_park(struct cpu *cpu, uint32_t *vector) {
+bool apic_trap_park(struct cpu *cpu, bool wake_on_nmi, uint32_t *vector) {
   quiesce_begin(cpu);
   if (!cpu->sipi_received && !cpu->awaiting_sipi) {
     start_waiting(cpu);
     log_printf("apic: CPU %u waits for a SIPI: the guest's local APIC is trapped\n", cpu->index);
   }
   quiesce_end(cpu);
+  /*
+   * After an INIT nothing but the SIPI ends the wait: were an NMI to stop
+   * it, a SIPI sent before the CPU waited again would find it not waiting
+   * and be lost.
+   */
   while (!__atomic_load_n(&cpu->sipi_received, __ATOMIC_ACQUIRE) &&
-         __atomic_load_n(&cpu->guest_nmi_owed, __ATOMIC_ACQUIRE) == 0U) {
+         (!wake_on_nmi || __atomic_load_n(&cpu->guest_nmi_owed, __ATOMIC_ACQUIRE) == 0U)) {
     cpu_pause();
   }
   quiesce_begin(cpu);
@@ -136,7 +140,12 @@ bool apic_trap_ept_violation(struct cpu *cpu, uint64_t gpa, uint32_t access, boo
     return true;
   }
   uint32_t offset = (uint32_t)(gpa - trap.base);
-  bool icr = (access & EPT_WRITE) && (offset == LAPIC_ICR_LOW || offset == LAPIC_ICR_HIGH);
+  /*
+   * Only a write of ICR low sends; ICR high, the destination, is written to
+   * the CPU's own APIC like any other register (each CPU has its own, and
+   * another CPU's step may come between a CPU's two writes).
+   */
+  bool icr = (access & EPT_WRITE) && offset == LAPIC_ICR_LOW;
   /* One instruction's worth of mapping: the ICR stand-in, or the real APIC. */
   guest_ept_map_page(trap.base, icr ? trap.shadow_pa : trap.base, EPT_READ | EPT_WRITE,
                      MEMTYPE_UC);
@@ -158,18 +167,26 @@ bool apic_trap_ept_violation(struct cpu *cpu, uint64_t gpa, uint32_t access, boo
   return true;
 }
 
-/* Sends an IPI for real, from this CPU's own local APIC. */
+/* This CPU's own local APIC (the hypervisor maps physical memory 1:1). */
+static volatile uint32_t *own_apic(void) {
+  return (volatile uint32_t *)(uword_t)trap.base;
+}
+
+/*
+ * Sends an IPI for real from this CPU's APIC. A forwarded INIT leaves its
+ * destination in ICR high, as the guest's own INIT would have left its.
+ */
 static void send(uint32_t icr_high, uint32_t icr_low) {
-  volatile uint32_t *apic = (volatile uint32_t *)(uword_t)trap.base;
-  apic[LAPIC_ICR_HIGH / 4U] = icr_high;
-  apic[LAPIC_ICR_LOW / 4U] = icr_low;
+  own_apic()[LAPIC_ICR_HIGH / 4U] = icr_high;
+  own_apic()[LAPIC_ICR_LOW / 4U] = icr_low;
 }
 
 static void deliver(uint32_t icr_low, uint32_t dest, struct cpu *self) {
   uint32_t mode = ICR_DELIVERY_MODE(icr_low);
   uint32_t shorthand = ICR_SHORTHAND(icr_low);
   if (mode != ICR_MODE_INIT && mode != ICR_MODE_STARTUP) {
-    send(trap.icr_high, icr_low); /* not a start-up IPI: as the guest wrote it */
+    /* Not a start-up IPI: as the guest wrote it, to the destination it wrote. */
+    own_apic()[LAPIC_ICR_LOW / 4U] = icr_low;
     return;
   }
   if (shorthand == SHORTHAND_NONE && (icr_low & ICR_DEST_LOGICAL)) {
@@ -211,11 +228,9 @@ bool apic_trap_step_end(struct cpu *cpu, bool completed) {
   if (!cpu->apic_step) {
     return false;
   }
-  /* Only a completed access counts; the stand-in's bytes are dropped otherwise. */
-  if (completed && cpu->apic_step_offset == LAPIC_ICR_HIGH) {
-    trap.icr_high = trap.shadow[LAPIC_ICR_HIGH / 4U]; /* destination of the next send */
-  } else if (completed && cpu->apic_step_offset == LAPIC_ICR_LOW) {
-    deliver(trap.shadow[LAPIC_ICR_LOW / 4U], trap.icr_high >> 24, cpu);
+  /* Only a completed write counts; the stand-in's bytes are dropped otherwise. */
+  if (completed && cpu->apic_step_offset == LAPIC_ICR_LOW) {
+    deliver(trap.shadow[LAPIC_ICR_LOW / 4U], own_apic()[LAPIC_ICR_HIGH / 4U] >> 24, cpu);
   }
   if (trap.waiting == 0U) {
     map_trap(false);

@@ -225,11 +225,8 @@ static void drop_owed_nmis(struct cpu *cpu) {
  */
 static bool wait_for_sipi(struct cpu *cpu, struct cpu_regs *regs, bool wake_on_nmi) {
   uint32_t vector;
-  while (!apic_trap_park(cpu, &vector)) {
-    if (wake_on_nmi) {
-      return false; /* the owed NMI is injected on the way back in */
-    }
-    drop_owed_nmis(cpu);
+  if (!apic_trap_park(cpu, wake_on_nmi, &vector)) {
+    return false; /* the owed NMI is injected on the way back in */
   }
   drop_owed_nmis(cpu);
   vmcs_write32(VMCS_VM_ENTRY_INTR_INFO, 0);

@@ -757,6 +757,7 @@ TEST_F(VmexitTest, AnNmiWakesAParkedCpuAfterItsHltAsOnHardware) {
   vmcs().Set(VMCS_GUEST_RFLAGS, 0x2);
   Exit(EXIT_HLT, 1);
   EXPECT_EQ(hv().parks, 1);
+  EXPECT_TRUE(hv().park_wake_on_nmi);
   EXPECT_TRUE(hv().resets.empty());
   EXPECT_EQ(Rip(), kRip + 1) << "the NMI handler returns past the HLT";
   EXPECT_EQ(hv().cpu0.guest_nmi_owed, 1U) << "still owed: injected at the NMI window";
@@ -769,6 +770,9 @@ TEST_F(VmexitTest, AnInitToARunningCpuIsNoHaltButAWaitForItsStartUpIpi) {
   EXPECT_EQ(cpu().halts, 0);
   ASSERT_EQ(hv().resets.size(), 2U) << "the INIT state, then the SIPI's";
   EXPECT_EQ(hv().resets[1].cs, 0x1000);
+  EXPECT_FALSE(hv().park_wake_on_nmi) << "only the SIPI ends a wait after INIT";
+  EXPECT_EQ(hv().cpu0.guest_nmi_owed, 0U) << "an NMI that came meanwhile is dropped";
+  EXPECT_EQ(hv().cpu0.guest_nmis_merged, 1U);
 }
 
 // ---- the guest's resets: PALs scrubbed (hypapp shutdown), then the machine reset ----

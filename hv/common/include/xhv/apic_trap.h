@@ -16,11 +16,12 @@ XHV_BEGIN_DECLS
  * While any CPU waits for a SIPI, the guest's local APIC page is not
  * present in the EPT: until every AP has had its first one, and again
  * whenever the guest parks a CPU (a CPU taken offline halts with
- * interrupts off until its next INIT/SIPI; apic_trap_park). Each guest access is single-stepped with the page
- * mapped for one instruction: writes to the ICR land in a RAM stand-in, so
- * the hypervisor sees INIT and SIPI and delivers them to the waiting APs
- * itself; everything else reaches the real APIC. Once no CPU waits, the
- * page is mapped straight through again.
+ * interrupts off until its next INIT/SIPI; apic_trap_park). Each guest
+ * access is single-stepped with the page mapped for one instruction: a
+ * write of ICR low (the one that sends) lands in a RAM stand-in, so the
+ * hypervisor sees INIT and SIPI and delivers them to the waiting APs
+ * itself; everything else, ICR high too, reaches the CPU's own APIC. Once
+ * no CPU waits, the page is mapped straight through again.
  *
  * Why not let the hardware deliver them into the VMX wait-for-SIPI state:
  * a SIPI that arrives while the AP is still in VMX root operation handling
@@ -53,11 +54,14 @@ uint32_t apic_trap_wait_for_sipi(struct cpu *cpu);
 /*
  * A CPU whose guest parked it (an exit handler's): it waits here, the trap
  * armed, for a start-up IPI, as an AP does at boot. True with *vector set
- * when one came; false when the guest is owed an NMI first, which wakes
- * the CPU as the hardware's would (the caller lets the guest take it).
- * NMIs, the quiesce's too, are taken while it waits.
+ * when one came; false when `wake_on_nmi` (a CPU the guest halted) and the
+ * guest is owed an NMI first, which wakes the CPU as the hardware's would
+ * (the caller lets the guest take it). After an INIT (`wake_on_nmi`
+ * false) only the SIPI ends the wait, as for a CPU in wait-for-SIPI; the
+ * NMIs owed meanwhile are the caller's to drop. NMIs, the quiesce's too,
+ * are taken while it waits.
  */
-bool apic_trap_park(struct cpu *cpu, uint32_t *vector);
+bool apic_trap_park(struct cpu *cpu, bool wake_on_nmi, uint32_t *vector);
 
 XHV_END_DECLS
 
