@@ -258,6 +258,59 @@ def check_com1_forgery(guest, com1, com1_raw):
     return None
 
 
+# How the hypervisor names each way the guest resets (hv/common/vcpu/guest_io.c).
+RESET_HOW = {
+    "cf9": "reset control register 0xcf9",
+    "kbd": "keyboard controller reset pulse",
+    "port92": "fast reset, port 0x92",
+}
+HV_GUEST_RESET = re.compile(r"^vmx: CPU \d+: guest resets the machine \((.*)\)$")
+RESET_SECRET = re.compile(r"^0x([0-9a-f]+), ([48])-byte words")
+
+
+def secret_page(secret, word_bytes):
+    """The page the reset program fills: word i is secret ^ i."""
+    return b"".join(((secret ^ i) & ((1 << (8 * word_bytes)) - 1)).to_bytes(word_bytes, "little")
+                    for i in range(4096 // word_bytes))
+
+
+def check_reset(cell, result, guest, com1):
+    """Reset cells: the machine reset by the guest's own way, TrustVisor
+    scrubbed the PAL first, and memory at the reset shows it: the PAL's DATA
+    page holds none of the secret, the canary page (same words, an ordinary
+    page) holds all of it."""
+    if not result.get("reset"):
+        return "the emulator did not stop at a reset"
+    how = [m.group(1) for m in (HV_GUEST_RESET.match(l) for l in com1) if m]
+    if how != [RESET_HOW[cell["reset_via"]]]:
+        return "the hypervisor log says the guest reset the machine by %s, not once by %r" % (
+            how or "no way", RESET_HOW[cell["reset_via"]])
+    figures = pal_figures(com1)
+    if not figures or figures["scrubbed_at_shutdown"] < 1:
+        return "TrustVisor scrubbed no registered PAL before the reset (%s)" % (
+            figures or "no shutdown summary")
+    m = RESET_SECRET.match(guest.get("reset_secret", ""))
+    dumps = result.get("reset_dumps") or {}
+    pages = {name: bytes.fromhex(dumps[name]["bytes"]) for name in ("pal_data", "canary")
+             if dumps.get(name, {}).get("bytes")}
+    if not m or len(pages) != 2:
+        return "no memory at the reset to check: the runner read %s" % sorted(pages)
+    word_bytes = int(m.group(2))
+    pattern = secret_page(int(m.group(1), 16), word_bytes)
+    if pages["canary"] != pattern:
+        return "the canary page at the reset is not what the guest wrote (%s...): the " \
+               "check would not see a secret left behind" % pages["canary"][:16].hex()
+    data = pages["pal_data"]
+    left = sum(data[i:i + word_bytes] == pattern[i:i + word_bytes]
+               for i in range(0, len(data), word_bytes))
+    if left or any(data):
+        return "the PAL's DATA page at the reset holds %d words of its secret and %d non-zero " \
+               "bytes: not scrubbed" % (left, sum(1 for b in data if b))
+    guest["reset_memory"] = "DATA page %s zero, canary %s intact" % (
+        dumps["pal_data"]["gpa"], dumps["canary"]["gpa"])
+    return None
+
+
 def check_hv(com1, guest):
     """Hypervisor-cell checks on the logs; returns a failure reason or None."""
     ranges = hv_ranges(com1)
@@ -323,10 +376,13 @@ class Context:
 
 
 def cell_kind(cell):
-    """bare (no hypervisor), hv_core (helloworld, no pal_demo) or pal (TrustVisor)."""
+    """bare (no hypervisor), hv_core (helloworld, no pal_demo), pal (TrustVisor)
+    or reset (TrustVisor, the guest resets the machine with a PAL registered)."""
     if cell["hv"] == "none":
         return "bare"
-    return "hv_core" if cell["pal"] == "none" else "pal"
+    if cell["pal"] == "none":
+        return "hv_core"
+    return "reset" if cell.get("reset_via") else "pal"
 
 
 def _number(value):
@@ -362,7 +418,7 @@ def kind_seen(v, ctx):
 
 
 def hypapp_named(v, ctx):
-    hypapp = {"hv_core": "helloworld", "pal": "trustvisor"}[ctx.kind]
+    hypapp = {"hv_core": "helloworld", "pal": "trustvisor", "reset": "trustvisor"}[ctx.kind]
     return None if v.startswith(hypapp + " ") else "is %r, not a hypercall of %s" % (v, hypapp)
 
 
@@ -414,19 +470,32 @@ def control_moved(v, ctx):
 # Evidence groups: (key, check) pairs; a key with {cpu} is required once per
 # online CPU. Each check gets the value (or each value, for a key printed
 # more than once) and the Context, and returns a problem or None.
+_INIT_EVIDENCE = [
+    ("uptime_at_init", matches(r"\d+(\.\d+)?")),
+    ("tsc_at_init", positive),
+    ("kernel", present),
+    ("kernel_version", present),
+    ("busybox_version", present),
+    ("cmdline", present),
+    ("cpus_online", cpu_count),
+    ("cell_kind", kind_seen),
+]
+
 EVIDENCE = {
-    # init.sh and the cell script around every kind
-    "boot": [
-        ("uptime_at_init", matches(r"\d+(\.\d+)?")),
-        ("tsc_at_init", positive),
-        ("kernel", present),
-        ("kernel_version", present),
-        ("busybox_version", present),
-        ("cmdline", present),
-        ("cpus_online", cpu_count),
-        ("cell_kind", kind_seen),
+    # init.sh and the cell script around every kind that ends in a power-off
+    "boot": _INIT_EVIDENCE + [
         ("cpus_alive", cpu_count),
         ("kmsg_checked", matches(r"\d+ lines, \d+ shown")),
+    ],
+    # init.sh up to the cell script, for a cell that ends in its reset
+    "init": _INIT_EVIDENCE,
+    # reset.sh: the PAL and the canary written, the reset made
+    "reset": [
+        ("hypervisor", is_("xhv")),
+        ("hypapp", is_("trustvisor")),
+        ("reset_secret", matches(r"0x[0-9a-f]+, [48]-byte words, word i is the secret \^ i")),
+        ("dump_at_reset", joined(matches(r"pal_data 0x[0-9a-f]+; canary 0x[0-9a-f]+"))),
+        ("reset_via", lambda v, ctx: is_(ctx.cell["reset_via"])(v, ctx)),
     ],
     # lib.sh with_nmi_storm: what was sent and what each CPU counted
     "nmi_storm": [
@@ -513,6 +582,7 @@ KIND_EVIDENCE = {
     "bare": ["boot", "nmi_storm", "no_hypervisor"],
     "hv_core": ["boot", "hypervisor", "bench", "quiesce_proof", "quiesce_stress", "nmi_storm"],
     "pal": ["boot", "hypervisor", "bench", "pal", "redteam", "nmi_storm"],
+    "reset": ["init", "reset"],
 }
 
 
@@ -654,7 +724,10 @@ def _first_problem(cell, result, ev, com1):
         return "guest: FAIL %s" % fails[0][1]
     if ev.kernel_problems:
         return "the guest kernel reported trouble: %s" % ev.kernel_problems[0]
-    if not ev.power_off:
+    kind = cell_kind(cell)
+    if kind == "reset" and ev.power_off:
+        return "the guest powered the machine off instead of resetting it"
+    if kind != "reset" and not ev.power_off:
         return "the emulator does not report that the guest powered the machine off"
     passes = [v for v in ev.verdicts if v[0] == "PASS"]
     if len(passes) != 1:
@@ -663,6 +736,8 @@ def _first_problem(cell, result, ev, com1):
     for problem in (check_evidence(ctx), check_versions(cell.get("versions"), guest)):
         if problem:
             return problem
+    if kind == "reset":
+        return check_reset(cell, result, guest, com1)
     if cell["hv"] != "none":
         problem = check_hv(com1, guest) or hv_covers_guest(ctx)
         if problem:
@@ -845,12 +920,18 @@ def main():
     ap.add_argument("--pal", required=True)
     ap.add_argument("--pal-above-4g", action="store_true",
                     help="the guest has RAM above 4 GiB: its PALs' pages must be there")
+    ap.add_argument("--reset-via", default=None, choices=sorted(RESET_HOW),
+                    help="a reset cell: the guest resets the machine this way with a PAL "
+                         "registered (needs --stop-at-reset)")
     ap.add_argument("--expect-failure", default=None, choices=sorted(EXPECTED_FAILURES),
                     help="pass only if the cell fails exactly this way: proves the checks see "
                          "a bug planted in this build")
     args = ap.parse_args()
     cell = {"cell": args.cell, "hv": args.hv, "debian": args.debian, "guest": args.guest,
-            "pal": args.pal, "boot": args.boot, "pal_above_4g": args.pal_above_4g}
+            "pal": args.pal, "boot": args.boot, "pal_above_4g": args.pal_above_4g,
+            "reset_via": args.reset_via}
+    if args.reset_via and not args.stop_at_reset:
+        ap.error("--reset-via needs --stop-at-reset: the judge reads memory at the reset")
     if args.guest_versions:
         with open(args.guest_versions) as f:
             cell["versions"] = json.load(f)

@@ -495,6 +495,86 @@ class HotplugTest(JudgeCase):
         self.assertFails(PAL_CELL, PAL_LOG, without_line(PAL, "hotplug"), "hotplug")
 
 
+SECRET = 0x5E7E5E7E5E7E5E7E & ~0x80000000
+RESET_CELL = dict(PAL_CELL, reset_via="cf9")
+RESET = BOOT.replace("xhv.fuzz_calls=10000", "xhv.fuzz_calls=10000 xhv.cell=reset") + """\
+XHV-GUEST: hypervisor=xhv
+XHV-GUEST: hypapp=trustvisor
+XHV-GUEST: hv_signature=XhvXhvXhvXhv
+XHV-GUEST: cell_kind=reset
+XHV-GUEST: step=reset quiescing
+XHV-GUEST: reset_secret=0x%x, 8-byte words, word i is the secret ^ i
+XHV-GUEST: dump_at_reset=pal_data 0x3a3f1000
+XHV-GUEST: dump_at_reset=canary 0x3a3f2000
+XHV-GUEST: reset_via=cf9
+XHV-RESULT: PASS the machine is reset with a PAL registered
+""" % SECRET
+RESET_LOG = HV_LOG.replace("vmx: CPU 0: guest enters ACPI sleep (PM1 control 0xb004 <- 0x2001)",
+                           "vmx: CPU 1: guest resets the machine (reset control register 0xcf9)") \
+    + "trustvisor: CPU 1: shutdown: 1 registrations, 1 PAL calls, 1 PALs scrubbed, 0 revoked\n"
+SECRET_PAGE = b"".join((SECRET ^ i).to_bytes(8, "little") for i in range(512))
+
+
+class ResetCellTest(JudgeCase):
+    """A reset cell passes on memory read at the reset: the PAL's DATA page
+    scrubbed, the canary intact; and on the hypervisor's account of it."""
+
+    def evaluate_reset(self, com1=RESET_LOG, com2=RESET, data=bytes(4096), canary=SECRET_PAGE,
+                       reset="bochs: stopped at the reset vector (0xfffffff0) after a reset",
+                       cell=RESET_CELL):
+        result = run_result(self.tmp, com1, com2, emulator_log="")
+        result["reset"] = reset
+        result["reset_dumps"] = {
+            "pal_data": {"gpa": "0x3a3f1000", "bytes": data.hex() if data is not None else None},
+            "canary": {"gpa": "0x3a3f2000", "bytes": canary.hex()}}
+        return cell_test.evaluate(cell, result)
+
+    def assertResetFails(self, reason_part, **kw):
+        ev = self.evaluate_reset(**kw)
+        self.assertFalse(ev.passed, "passed, but should fail with %r" % reason_part)
+        self.assertIn(reason_part, ev.reason)
+
+    def test_a_scrubbed_pal_and_an_intact_canary_pass(self):
+        ev = self.evaluate_reset()
+        self.assertTrue(ev.passed, ev.reason)
+        self.assertEqual(ev.guest["reset_memory"], "DATA page 0x3a3f1000 zero, canary "
+                         "0x3a3f2000 intact")
+
+    def test_a_secret_left_in_the_data_page_fails(self):
+        self.assertResetFails("holds 512 words of its secret", data=SECRET_PAGE)
+        one = bytearray(4096)
+        one[8:16] = (SECRET ^ 1).to_bytes(8, "little")
+        self.assertResetFails("holds 1 words of its secret", data=bytes(one))
+
+    def test_a_canary_not_as_written_proves_nothing(self):
+        self.assertResetFails("canary page", canary=bytes(4096))
+
+    def test_a_page_the_runner_could_not_read_fails(self):
+        self.assertResetFails("no memory at the reset", data=None)
+
+    def test_without_the_emulators_reset_the_cell_fails(self):
+        self.assertResetFails("did not stop at a reset", reset=None)
+
+    def test_a_power_off_is_not_a_reset(self):
+        result = run_result(self.tmp, RESET_LOG, RESET)
+        self.assertIn("powered the machine off",
+                      cell_test.evaluate(RESET_CELL, result).reason)
+
+    def test_another_way_of_resetting_fails(self):
+        self.assertResetFails("not once by", cell=dict(RESET_CELL, reset_via="kbd"),
+                              com2=RESET.replace("reset_via=cf9", "reset_via=kbd"))
+
+    def test_no_pal_scrubbed_fails(self):
+        self.assertResetFails("scrubbed no registered PAL",
+                              com1=RESET_LOG.replace("1 PALs scrubbed", "0 PALs scrubbed"))
+
+    def test_a_guest_that_skips_any_required_line_fails(self):
+        for group in cell_test.KIND_EVIDENCE["reset"]:
+            for key, _ in cell_test.EVIDENCE[group]:
+                with self.subTest(key=key):
+                    self.assertResetFails(key, com2=without_line(RESET, key))
+
+
 class ExpectFailureTest(JudgeCase):
     """--expect-failure=quiesce_hang passes on that failure and on no other."""
 

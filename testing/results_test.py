@@ -108,11 +108,10 @@ class StatusTableTest(unittest.TestCase):
                  kernel={"version": "5.10.223-1"}, busybox={"version": "1:1.30.1-6+b3"}),
         ]
         rows = status_table.rows_from(rs)
-        self.assertEqual([k for k, _, _ in rows], [("x86", "debian11", "x86", "x86", "grub", 2, 1024),
-                                                   ("x86_64", "debian12", "x86", "none", "pvh", 2,
-                                                    1024),
-                                                   ("none", "debian12", "x86", "x86", "pvh", 2,
-                                                    1024)])
+        self.assertEqual([k for k, _, _ in rows], [
+            ("x86", "debian11", "x86", "x86", "grub", 2, 1024, ""),
+            ("x86_64", "debian12", "x86", "none", "pvh", 2, 1024, ""),
+            ("none", "debian12", "x86", "x86", "pvh", 2, 1024, "")])
         md = status_table.markdown(rows).splitlines()
         self.assertEqual(md[2], "| xhv x86 | N | Debian 11 x86 | pal_demo x86 | GRUB chain | good | - | - "
                                 "| 5.10.223-1 / 1.30.1-6+b3 |")
@@ -143,7 +142,7 @@ class StatusTableTest(unittest.TestCase):
                              False)])
         inv, rs = results.load_run(ws.dir)
         rows = status_table.rows_from(rs + status_table.missing_results(inv, rs))
-        self.assertEqual(rows[0][0], ("x86_64", "debian12", "x86_64", "none", "pvh", 2, 1024))
+        self.assertEqual(rows[0][0], ("x86_64", "debian12", "x86_64", "none", "pvh", 2, 1024, ""))
         self.assertEqual(rows[0][1]["bochs"], "bad (no result: FAILED)")
 
     def test_a_cell_of_more_cpus_is_a_row_of_its_own(self):
@@ -151,8 +150,18 @@ class StatusTableTest(unittest.TestCase):
                              False)])
         inv, rs = results.load_run(ws.dir)
         rows = status_table.rows_from(rs + status_table.missing_results(inv, rs))
-        self.assertEqual(rows[0][0], ("x86", "debian12", "x86", "x86", "pvh", 4, 1024))
+        self.assertEqual(rows[0][0], ("x86", "debian12", "x86", "x86", "pvh", 4, 1024, ""))
         self.assertIn("| Debian 12 x86, 4 CPUs |", status_table.markdown(rows))
+
+    def test_a_reset_cell_is_a_row_of_its_own_naming_the_way(self):
+        ws = Workspace([], [
+            ("//testing:cell_hv_x86_debian12_x86_pal_x86_pvh_bochs", "PASSED", False),
+            ("//testing:cell_hv_x86_debian12_x86_pal_x86_pvh_reset_kbd_bochs", "FAILED", False)])
+        inv, rs = results.load_run(ws.dir)
+        rows = status_table.rows_from(rs + status_table.missing_results(inv, rs))
+        keys = [row[0] for row in rows]
+        self.assertIn(("x86", "debian12", "x86", "x86", "pvh", 2, 1024, "kbd"), keys)
+        self.assertIn("| pal_demo x86, reset (keyboard controller) |", status_table.markdown(rows))
 
 
 class BenchTest(unittest.TestCase):

@@ -36,8 +36,8 @@ def versions_of(r):
 
 
 CELL_NAME = re.compile(r"^//testing:cell_(nohv|hv_x86|hv_x86_64)_(debian\d+)_(x86|x86_64)_"
-                       r"(nopal|pal_x86|pal_x86_64)_(grub|pvh)(?:_smp(\d+))?(?:_mem\dg)?_"
-                       r"(bochs|qemu_kvm|qemu_tcg)$")
+                       r"(nopal|pal_x86|pal_x86_64)_(grub|pvh)(?:_smp(\d+))?(?:_mem\dg)?"
+                       r"(?:_reset_(cf9|kbd|port92))?_(bochs|qemu_kvm|qemu_tcg)$")
 
 
 def missing_results(inv, results):
@@ -48,11 +48,11 @@ def missing_results(inv, results):
     for label, test in sorted((inv.tests if inv else {}).items()):
         m = CELL_NAME.match(label)
         if m and label not in have:
-            hv, debian, guest, pal, boot, cpus, emulator = m.groups()
+            hv, debian, guest, pal, boot, cpus, reset_via, emulator = m.groups()
             rows.append({"cell": label.split(":")[1], "hv": "none" if hv == "nohv" else hv[3:],
                          "debian": debian, "guest": guest,
                          "pal": "none" if pal == "nopal" else pal[4:], "boot": boot,
-                         "cpus": int(cpus or 2),
+                         "cpus": int(cpus or 2), "reset_via": reset_via,
                          "replay": {"mem_mib": 6144 if "_mem6g_" in label else 1024},
                          "emulator": emulator.replace("_", "-"), "passed": False,
                          "_fresh": "missing", "_note": "no result: %s" % test["status"]})
@@ -72,7 +72,8 @@ def rows_from(results):
     table, versions = {}, {}
     for r in results:
         key = (r["hv"], r.get("debian", "debian12"), r["guest"], r["pal"], r.get("boot", "grub"),
-               r.get("cpus") or 2, (r.get("replay") or {}).get("mem_mib") or 1024)
+               r.get("cpus") or 2, (r.get("replay") or {}).get("mem_mib") or 1024,
+               r.get("reset_via") or "")
         table.setdefault(key, {})[r["emulator"]] = status_of(r)
         seen = versions.setdefault(key, [])
         if versions_of(r) not in seen:
@@ -81,19 +82,21 @@ def rows_from(results):
     return [(key, table[key], ", ".join(versions[key])) for key in sorted(
         table,
         key=lambda k: (k[1], k[0] == "none", order[k[0]], order[k[2]], order[k[3]], k[4], k[5],
-                       k[6]))]
+                       k[6], k[7]))]
 
 
 BOOT_NAMES = {"grub": "GRUB chain", "pvh": "direct (PVH)"}
+RESET_NAMES = {"cf9": "0xCF9", "kbd": "keyboard controller", "port92": "port 0x92"}
 
 
 def row_cells(key, status, versions):
-    hv, debian, guest, pal, boot, cpus, mem_mib = key
+    hv, debian, guest, pal, boot, cpus, mem_mib, reset_via = key
     return (["xhv " + ARCH_NAME[hv] if hv != "none" else "none", "N",
              "%s %s%s%s" % (DEBIAN_TITLES.get(debian, debian), ARCH_NAME[guest],
                             "" if cpus == 2 else ", %d CPUs" % cpus,
                             "" if mem_mib == 1024 else ", %d GiB" % (mem_mib // 1024)),
-             "pal_demo " + ARCH_NAME[pal] if pal != "none" else "-", BOOT_NAMES[boot]] +
+             ("pal_demo " + ARCH_NAME[pal] if pal != "none" else "-") +
+             (", reset (%s)" % RESET_NAMES[reset_via] if reset_via else ""), BOOT_NAMES[boot]] +
             [status.get(e, "-") for e, _ in EMULATORS] + [versions])
 
 

@@ -26,7 +26,7 @@ PART_START_LBA = 2048  # 1 MiB: room for core.img
 GRUB_MODULES = [
     "biosdisk", "part_msdos", "fat", "search", "search_fs_uuid", "normal", "configfile",
     "echo", "test", "serial", "terminal", "multiboot", "linux", "boot",
-    "gzio", "sleep", "halt", "reboot", "chain",
+    "gzio", "sleep", "halt", "reboot", "chain", "iorw",
 ]
 
 

@@ -184,6 +184,8 @@ class Run:
         shutil.copyfile(rc, os.path.join(self.out_dir, "bochsrc"))
         cont = os.path.join(work, "continue.rc")
         with open(cont, "w") as f:
+            if getattr(a, "stop_at_reset", False):
+                f.write("pb 0x%x\n" % RESET_VECTOR)
             f.write("c\n")
         self.replay = {"emulator": "bochs", "cpu_model": model, "smp": a.smp,
                        "topology": bochs_topology(a.smp),
@@ -191,8 +193,50 @@ class Run:
                        "mem_mib": a.mem_mib, "ips": BOCHS_IPS, "clock": "sync=none",
                        "time0": a.bochs_time0}
         # The internal debugger always stops first; -rc continues, and EOF on
-        # stdin makes it quit when something (SIGINT, a reset) stops it again.
+        # stdin makes it quit when something (SIGINT, the reset breakpoint)
+        # stops it again.
         return ["bochs", "-q", "-f", rc, "-rc", cont]
+
+
+# --stop-at-reset (Bochs): a physical breakpoint at the reset vector, where
+# the boot CPU fetches first after every reset. Power-on does not stop there:
+# Bochs checks no breakpoint on the first instruction a `c` runs. At the stop
+# the runner reads the pages the guest named on its console, each in a line
+# "XHV-GUEST: dump_at_reset=NAME 0xGPA", with the debugger's xp, and quits.
+RESET_VECTOR = 0xFFFFFFF0
+BOCHS_RESET_STOP = re.compile(r"^\(\d+\) Breakpoint \d+, 0x0*fffffff0 ", re.MULTILINE)
+DUMP_REQUEST = re.compile(r"XHV-GUEST: dump_at_reset=(\w+) 0x([0-9a-fA-F]+)\s*$")
+# xp's output: "0x<address> <bogus+ offset>:<TAB>0x<value><TAB>0x<value>".
+XP_LINE = re.compile(r"^0x([0-9a-f]+) <[^>]*>:\s*((?:0x[0-9a-f]+\s*)+)$")
+DUMP_BYTES = 4096
+
+
+def dump_requests(com2_lines):
+    """{name: guest-physical address} of the pages a guest asked to see at its reset."""
+    pages = {}
+    for line in com2_lines:
+        m = DUMP_REQUEST.search(line)
+        if m:
+            pages[m.group(1)] = int(m.group(2), 16) & ~(DUMP_BYTES - 1)
+    return pages
+
+
+def parse_xp(text):
+    """The bytes of every xp /Ngx in a Bochs debugger transcript, by address."""
+    memory = {}
+    for line in text.splitlines():
+        m = XP_LINE.match(line.strip())
+        if m:
+            address = int(m.group(1), 16)
+            for i, word in enumerate(m.group(2).split()):
+                memory[address + 8 * i] = int(word, 16).to_bytes(8, "little")
+    return memory
+
+
+def page_bytes(memory, gpa):
+    """The DUMP_BYTES at gpa from parse_xp's words, or None if any is missing."""
+    words = [memory.get(gpa + off) for off in range(0, DUMP_BYTES, 8)]
+    return None if None in words else b"".join(words)
 
 
 def read_lines(path):
@@ -402,7 +446,43 @@ class NmiInjector:
         self.next_at = time.monotonic() + self.interval
 
 
-def watch(proc, com1, start, args, injector=None, on_poll=None, com2=None, qmp=None):
+class ResetStop:
+    """--stop-at-reset under Bochs: sees its debugger stop at the reset
+    vector, asks it for the pages the guest named, and makes it quit."""
+
+    def __init__(self, proc, transcript, com2):
+        self.proc, self.transcript, self.com2 = proc, transcript, com2
+        self.offset = 0
+        self.tail = b""
+        self.pages = None  # {name: gpa} once stopped
+
+    def poll(self):
+        """True once Bochs has stopped at the reset vector and been told what to dump."""
+        chunk = read_from(self.transcript, self.offset)
+        self.offset += len(chunk)
+        text = self.tail + chunk
+        self.tail = text[-256:]
+        if not BOCHS_RESET_STOP.search(text.decode("utf-8", "replace")):
+            return False
+        self.pages = dump_requests(read_console(self.com2))
+        commands = "".join("xp /%dgx 0x%x\n" % (DUMP_BYTES // 8, gpa)
+                           for gpa in self.pages.values())
+        self.proc.stdin.write((commands + "q\n").encode())
+        self.proc.stdin.close()
+        return True
+
+    def dumps(self):
+        """{name: {"gpa", "bytes" (hex, or None if the transcript lacks a word)}}."""
+        memory = parse_xp(read_from(self.transcript, 0).decode("utf-8", "replace"))
+        out = {}
+        for name, gpa in sorted((self.pages or {}).items()):
+            data = page_bytes(memory, gpa)
+            out[name] = {"gpa": "0x%x" % gpa, "bytes": data.hex() if data is not None else None}
+        return out
+
+
+def watch(proc, com1, start, args, injector=None, on_poll=None, com2=None, qmp=None,
+          reset_stop=None):
     """Waits for the emulator to exit. Returns (timed_out, fatal COM1/COM2 line or None)."""
     offset = 0
     decoder = xhvlog.Decoder()
@@ -419,6 +499,12 @@ def watch(proc, com1, start, args, injector=None, on_poll=None, com2=None, qmp=N
             return False, None
         except subprocess.TimeoutExpired:
             pass
+        if reset_stop and reset_stop.pages is None and reset_stop.poll():
+            try:
+                proc.wait(timeout=60)  # xp of a few pages, then q
+                return False, None
+            except subprocess.TimeoutExpired:
+                return False, "runner: Bochs did not quit after the memory dumps at its reset"
         chunk = read_from(com1, offset)
         offset += len(chunk)
         for _, text in decoder.feed(chunk):
@@ -490,6 +576,9 @@ def execute(args, out_dir, on_poll=None):
     args.disk = [os.path.abspath(d) for d in args.disk]
     out_dir = os.path.abspath(out_dir)
     emulator = pick_emulator(args.emulator, args.needs_vmx)
+    if getattr(args, "stop_at_reset", False) and emulator != "bochs":
+        raise RunnerError("--stop-at-reset needs Bochs (its debugger stops at the reset vector "
+                          "and reads guest memory); %s was picked" % emulator)
     os.makedirs(out_dir, exist_ok=True)
     run = Run(args, emulator, out_dir)
     with tempfile.TemporaryDirectory(prefix="xhv-run-") as work:
@@ -506,9 +595,14 @@ def execute(args, out_dir, on_poll=None):
         start = time.monotonic()
         with open(run.emulator_log if emulator != "bochs" else os.path.join(out_dir, "bochs.out"),
                   "wb") as log:
-            proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=log,
+            # --stop-at-reset: the debugger reads its commands at the reset
+            # stop from a pipe (ResetStop); otherwise stdin is empty.
+            stop_at_reset = emulator == "bochs" and getattr(args, "stop_at_reset", False)
+            proc = subprocess.Popen(cmd, stdin=subprocess.PIPE if stop_at_reset else
+                                    subprocess.DEVNULL, stdout=log,
                                     stderr=subprocess.STDOUT, env=env, cwd=work,
                                     start_new_session=True)
+            reset_stop = ResetStop(proc, log.name, run.com2) if stop_at_reset else None
             injector = qmp = None
             qmp_error = None
             try:
@@ -523,7 +617,7 @@ def execute(args, out_dir, on_poll=None):
                     injector = NmiInjector(qmp, run.com2, args.runner_nmis,
                                            args.runner_nmi_interval)
                 timed_out, stopped_on = watch(proc, run.com1, start, args, injector, on_poll,
-                                              run.com2, qmp)
+                                              run.com2, qmp, reset_stop)
             except BaseException:
                 # Interrupted (Ctrl-C in the demo): the emulator has its own
                 # session, so take it down with us.
@@ -537,6 +631,8 @@ def execute(args, out_dir, on_poll=None):
                 with open(run.qmp_events, "w") as f:
                     for event in qmp.events:
                         f.write(json.dumps(event, sort_keys=True) + "\n")
+            if proc.stdin and not proc.stdin.closed:
+                proc.stdin.close()  # EOF: the debugger quits at its next stop
             if timed_out or stopped_on:
                 # SIGINT lets Bochs' debugger dump the CPU state into its log
                 # before it quits on EOF; then make sure it is gone.
@@ -567,6 +663,12 @@ def execute(args, out_dir, on_poll=None):
                              qmp_error if run.qmp_port and args.runner_nmis > 0 else None),
     }
     result["power_off"] = power_off_evidence(result)
+    # The reset stop: the emulator's own word that the machine reset, and
+    # the guest's pages as they were at that moment.
+    stopped_at_reset = reset_stop is not None and reset_stop.pages is not None
+    result["reset"] = ("bochs: stopped at the reset vector (0x%x) after a reset" % RESET_VECTOR
+                       if stopped_at_reset else None)
+    result["reset_dumps"] = reset_stop.dumps() if stopped_at_reset else None
     return result
 
 
@@ -585,6 +687,9 @@ def add_arguments(ap, disks_required=True):
                          "(Bochs' default 16; 1 interleaves CPUs most finely)")
     ap.add_argument("--bochs-time0", type=int, default=1700000000,
                     help="Bochs' emulated wall clock at power-on (part of the replay settings)")
+    ap.add_argument("--stop-at-reset", action="store_true",
+                    help="Bochs: end the run when the machine resets, and read the pages the "
+                         "guest named (XHV-GUEST: dump_at_reset=NAME 0xGPA) as they were then")
     ap.add_argument("--qemu-cpu", default=None)
     ap.add_argument("--runner-nmis", type=int, default=30,
                     help="QEMU: at most this many QMP inject-nmi while the guest's "

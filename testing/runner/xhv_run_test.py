@@ -2,7 +2,9 @@
 # SPDX-License-Identifier: Apache-2.0
 """The runner's contract on machines that do not power off: one that hangs is
 killed at the timeout, reported as timed out, every log kept; neither it nor
-one that resets counts as powered off, whatever the emulator's exit code."""
+one that resets counts as powered off, whatever the emulator's exit code; a
+Bochs run told to stop at the reset stops there, with the pages the guest
+named read as they were."""
 
 import argparse
 import os
@@ -106,6 +108,31 @@ class PowerOffEvidenceTest(unittest.TestCase):
                                                       "qmp_events": None}))
 
 
+class ResetDumpTest(unittest.TestCase):
+
+    TRANSCRIPT = "\n".join([
+        "<bochs:1> xp /2gx 0x7c00",
+        "[bochs]:",
+        "0x0000000000007c00 <bogus+       0>:\t0x53001001009063eb\t0x1007000000000",
+        "<bochs:2> q",
+    ])
+
+    def test_xp_words_are_read_little_endian_by_address(self):
+        memory = xhv_run.parse_xp(self.TRANSCRIPT)
+        self.assertEqual(memory[0x7C00], bytes.fromhex("eb63900001100053"))
+        self.assertEqual(memory[0x7C08], (0x1007000000000).to_bytes(8, "little"))
+
+    def test_a_page_with_a_word_missing_is_none(self):
+        self.assertIsNone(xhv_run.page_bytes(xhv_run.parse_xp(self.TRANSCRIPT), 0x7000))
+
+    def test_requests_name_the_page_of_each_address(self):
+        self.assertEqual(xhv_run.dump_requests([
+            "XHV-GUEST: dump_at_reset=pal_data 0x12345678",
+            "XHV-GUEST: reset_via=cf9",
+            "XHV-GUEST: dump_at_reset=canary 0x1000"]),
+            {"pal_data": 0x12345000, "canary": 0x1000})
+
+
 class HungGuestTest(unittest.TestCase):
 
     def test_hung_machine_is_killed_at_the_timeout_and_logs_are_kept(self):
@@ -131,6 +158,29 @@ class HungGuestTest(unittest.TestCase):
                      if e.get("event") == "SHUTDOWN"]
         self.assertEqual([e["data"]["reason"] for e in shutdowns], ["guest-reset"])
         self.assertIsNone(result["power_off"])
+
+    def test_bochs_stops_at_the_reset_with_the_named_page_as_it_was(self):
+        out = tempfile.mkdtemp(dir=os.environ.get("TEST_TMPDIR"))
+        result = xhv_run.execute(run_args(disk=RESET_DISK, emulator="bochs", timeout=240,
+                                          stop_at_reset=True), out)
+        self.assertFalse(result["timed_out"])
+        self.assertIsNone(result["stopped_on"])
+        # Power-on did not stop at the breakpoint: GRUB ran and reset the machine.
+        com1 = xhv_run.read_lines(result["com1"])
+        self.assertTrue(any("resets on purpose" in l for l in com1), com1)
+        self.assertIn("reset vector", result["reset"])
+        self.assertIsNone(result["power_off"])
+        page = result["reset_dumps"]["boot_sector"]
+        self.assertEqual(page["gpa"], "0x7000")
+        data = bytes.fromhex(page["bytes"])
+        # The boot sector GRUB's MBR code was loaded to, whole after the reset.
+        self.assertEqual(data[0xC00:0xC02], b"\xeb\x63", data[0xC00:0xC10].hex())
+        self.assertEqual(data[0xDFE:0xE00], b"\x55\xaa")
+
+    def test_stop_at_reset_refuses_qemu(self):
+        with self.assertRaises(xhv_run.RunnerError) as ctx:
+            xhv_run.execute(run_args(stop_at_reset=True), tempfile.mkdtemp())
+        self.assertIn("needs Bochs", str(ctx.exception))
 
     def test_missing_disk_is_a_setup_error_not_a_verdict(self):
         args = run_args()
