@@ -286,8 +286,8 @@ def check_reset(cell, result, guest, com1):
         return "the hypervisor log says the guest reset the machine by %s, not once by %r" % (
             how or "no way", RESET_HOW[cell["reset_via"]])
     figures = pal_figures(com1)
-    if not figures or figures["scrubbed_at_shutdown"] < 1:
-        return "TrustVisor scrubbed no registered PAL before the reset (%s)" % (
+    if not figures or figures["scrubbed_at_shutdown"] < 1 or figures["revoked"]:
+        return "TrustVisor did not scrub the registered PAL at the reset (%s)" % (
             figures or "no shutdown summary")
     m = RESET_SECRET.match(guest.get("reset_secret", ""))
     dumps = result.get("reset_dumps") or {}
@@ -901,6 +901,8 @@ def summarize(cell, result, ev, provenance=None):
         "quiesce_rounds": quiesce_rounds(com1),
         "trustvisor": pal_figures(com1),
         "runner_nmis": result.get("runner_nmis", 0),
+        "reset": result.get("reset"),
+        "reset_dumps": result.get("reset_dumps"),
     })
     summary.update(provenance or {})
     return summary

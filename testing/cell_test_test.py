@@ -565,8 +565,18 @@ class ResetCellTest(JudgeCase):
                               com2=RESET.replace("reset_via=cf9", "reset_via=kbd"))
 
     def test_no_pal_scrubbed_fails(self):
-        self.assertResetFails("scrubbed no registered PAL",
+        self.assertResetFails("did not scrub the registered PAL",
                               com1=RESET_LOG.replace("1 PALs scrubbed", "0 PALs scrubbed"))
+        self.assertResetFails("did not scrub the registered PAL",
+                              com1=RESET_LOG.replace("0 revoked", "1 revoked"))
+
+    def test_a_32_bit_pal_s_page_is_read_in_4_byte_words(self):
+        secret = SECRET & 0xFFFFFFFF
+        page = b"".join((secret ^ i).to_bytes(4, "little") for i in range(1024))
+        com2 = RESET.replace("0x%x, 8-byte" % SECRET, "0x%x, 4-byte" % secret)
+        self.assertTrue(self.evaluate_reset(com2=com2, canary=page).passed)
+        ev = self.evaluate_reset(com2=com2, canary=page, data=page)
+        self.assertIn("holds 1024 words of its secret", ev.reason)
 
     def test_a_guest_that_skips_any_required_line_fails(self):
         for group in cell_test.KIND_EVIDENCE["reset"]:

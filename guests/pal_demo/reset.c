@@ -11,7 +11,8 @@
  * console (XHV-GUEST: dump_at_reset=NAME 0xGPA) for the emulator runner to
  * read them at the reset: the canary must still hold the secret (the reset
  * kept RAM, and the runner read the right pages), the DATA page must not.
- * Returns (XHV-RESULT: FAIL) only if the machine did not reset.
+ * Returns (XHV-RESULT: FAIL) if it could not set this up (usage, iopl, the
+ * pages, the console) or if the machine did not reset.
  */
 #define _FILE_OFFSET_BITS 64
 #include <fcntl.h>

@@ -75,6 +75,11 @@ void cpu_write_cr0(uword_t value) { cpu().cr0 = value; }
 void cpu_write_cr3(uword_t value) { cpu().cr3 = value; }
 void cpu_write_cr4(uword_t value) { cpu().cr4 = value; }
 
+void cpu_wbinvd(void) {
+  cpu().wbinvds++;
+  cpu().port_writes_at_wbinvd = cpu().port_writes.size();
+}
+
 void cpu_pause(void) {
   if (cpu().pause_hook) {
     cpu().pause_hook();

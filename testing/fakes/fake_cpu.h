@@ -38,6 +38,8 @@ struct FakeCpu {
   std::vector<uint8_t> phys;
   uint64_t tsc = 0;
   int halts = 0;
+  int wbinvds = 0;  // cpu_wbinvd() calls
+  size_t port_writes_at_wbinvd = 0;  // port_writes.size() at the last one
   // Called by cpu_pause() and cpu_send_nmi_all_but_self(): tests that
   // simulate several CPUs deliver NMIs there.
   std::function<void()> pause_hook;

@@ -207,8 +207,11 @@ RESET_VECTOR = 0xFFFFFFF0
 BOCHS_RESET_STOP = re.compile(r"^\(\d+\) Breakpoint \d+, 0x0*fffffff0 ", re.MULTILINE)
 DUMP_REQUEST = re.compile(r"XHV-GUEST: dump_at_reset=(\w+) 0x([0-9a-fA-F]+)\s*$")
 # xp's output: "0x<address> <bogus+ offset>:<TAB>0x<value><TAB>0x<value>".
+# The guest can write to the same transcript (port 0xE9), so the stop
+# counts only with Bochs' own log line of the reset (BOCHS_RESET).
 XP_LINE = re.compile(r"^0x([0-9a-f]+) <[^>]*>:\s*((?:0x[0-9a-f]+\s*)+)$")
 DUMP_BYTES = 4096
+BOCHS_RESET = re.compile(r"i\[SYS\s*\] bx_pc_system_c::Reset\(")
 
 
 def dump_requests(com2_lines):
@@ -467,8 +470,11 @@ class ResetStop:
         self.pages = dump_requests(read_console(self.com2))
         commands = "".join("xp /%dgx 0x%x\n" % (DUMP_BYTES // 8, gpa)
                            for gpa in self.pages.values())
-        self.proc.stdin.write((commands + "q\n").encode())
-        self.proc.stdin.close()
+        try:
+            self.proc.stdin.write((commands + "q\n").encode())
+            self.proc.stdin.close()
+        except OSError:
+            pass  # Bochs is gone already: the run ends as it ended
         return True
 
     def dumps(self):
@@ -665,7 +671,10 @@ def execute(args, out_dir, on_poll=None):
     result["power_off"] = power_off_evidence(result)
     # The reset stop: the emulator's own word that the machine reset, and
     # the guest's pages as they were at that moment.
-    stopped_at_reset = reset_stop is not None and reset_stop.pages is not None
+    # Bochs logs one reset at power-on, and one for each reset after it.
+    stopped_at_reset = (reset_stop is not None and reset_stop.pages is not None and
+                        sum(1 for line in read_lines(run.emulator_log)
+                            if BOCHS_RESET.search(line)) >= 2)
     result["reset"] = ("bochs: stopped at the reset vector (0x%x) after a reset" % RESET_VECTOR
                        if stopped_at_reset else None)
     result["reset_dumps"] = reset_stop.dumps() if stopped_at_reset else None

@@ -31,6 +31,7 @@
 #define UART_PORTS 8U
 #define MSR_IA32_APIC_BASE 0x1BU
 #define APIC_BASE_MASK 0xFFFFFF000ULL
+#define APIC_BASE_X2APIC (1ULL << 10)
 #define BSP_GUEST_STACK 0x7000U
 #define BSP_GUEST_FLAGS 0x202U /* IF, as a BIOS leaves it */
 
@@ -270,6 +271,11 @@ static void bsp_main(struct cpu *cpu) {
    * later calls INT 15h in real mode (a kexec'd loader, say) asks the BIOS.
    */
   guest_bios_install_e820(&guest_map);
+  if (cpu_rdmsr(MSR_IA32_APIC_BASE) & APIC_BASE_X2APIC) {
+    /* The quiesce's NMIs, the AP start-up and the APIC trap all use the xAPIC's MMIO page. */
+    xhv_panic("boot: the firmware left the local APIC in x2APIC mode; xhv needs xAPIC mode "
+              "(turn x2APIC off in the firmware setup)");
+  }
   smp_start_aps(ap_main);
   if (direct) {
     log_printf("smp: %u CPUs; booting the guest kernel directly (PVH)\n", smp_cpu_count());

@@ -113,6 +113,8 @@ void cpu_write_cr4(uword_t value) {
 
 void cpu_pause(void) { __asm__ volatile("pause" ::: "memory"); }
 
+void cpu_wbinvd(void) { __asm__ volatile("wbinvd" ::: "memory"); }
+
 void cpu_halt_forever(void) {
   for (;;) {
     __asm__ volatile("cli; hlt" ::: "memory");

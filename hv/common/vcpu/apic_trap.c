@@ -26,6 +26,8 @@
 #define SHORTHAND_ALL_BUT_SELF 3U
 #define RFLAGS_TF (1U << 8)
 #define RFLAGS_IF (1U << 9)
+#define INTERRUPTIBILITY_STI_MOVSS 3U
+#define DEBUGCTL_BTF (1ULL << 1)
 #define MEMTYPE_UC 0U
 #define VECTOR_GP 13U
 
@@ -36,6 +38,11 @@ static struct {
   uint64_t shadow_pa;
   uint32_t waiting; /* CPUs with awaiting_sipi set */
 } trap;
+
+/* This CPU's own local APIC (the hypervisor maps physical memory 1:1). */
+static volatile uint32_t *own_apic(void) {
+  return (volatile uint32_t *)(uword_t)trap.base;
+}
 
 /*
  * Everything that reads or changes the trap's state (the waiting count, the
@@ -98,12 +105,14 @@ bool apic_trap_park(struct cpu *cpu, bool wake_on_nmi, uint32_t *vector) {
   }
   quiesce_end(cpu);
   /*
-   * After an INIT nothing but the SIPI ends the wait: were an NMI to stop
-   * it, a SIPI sent before the CPU waited again would find it not waiting
-   * and be lost.
+   * After an INIT (the one this wait is for, or one the guest sent the
+   * halted CPU meanwhile) nothing but the SIPI ends the wait, as in the
+   * hardware's wait-for-SIPI: were an NMI to stop it, the SIPI would find
+   * the CPU not waiting and be lost.
    */
   while (!__atomic_load_n(&cpu->sipi_received, __ATOMIC_ACQUIRE) &&
-         (!wake_on_nmi || __atomic_load_n(&cpu->guest_nmi_owed, __ATOMIC_ACQUIRE) == 0U)) {
+         (!wake_on_nmi || __atomic_load_n(&cpu->init_received, __ATOMIC_ACQUIRE) ||
+          __atomic_load_n(&cpu->guest_nmi_owed, __ATOMIC_ACQUIRE) == 0U)) {
     cpu_pause();
   }
   quiesce_begin(cpu);
@@ -145,12 +154,22 @@ bool apic_trap_ept_violation(struct cpu *cpu, uint64_t gpa, uint32_t access, boo
    * the CPU's own APIC like any other register (each CPU has its own, and
    * another CPU's step may come between a CPU's two writes).
    */
-  bool icr = (access & EPT_WRITE) && offset == LAPIC_ICR_LOW;
+  bool icr = (access & EPT_WRITE) && offset - LAPIC_ICR_LOW < 4U;
   /* One instruction's worth of mapping: the ICR stand-in, or the real APIC. */
-  guest_ept_map_page(trap.base, icr ? trap.shadow_pa : trap.base, EPT_READ | EPT_WRITE,
-                     MEMTYPE_UC);
+  if (icr) {
+    /* A narrow or unaligned write changes part of it: the rest as the register holds it. */
+    trap.shadow[LAPIC_ICR_LOW / 4U] = own_apic()[LAPIC_ICR_LOW / 4U];
+  }
+  /*
+   * A read step maps the real APIC read-only: an instruction that also
+   * writes the page (MOVS from it, say) exits again for the write, which
+   * then takes its own step (the stand-in, if it is the ICR's).
+   */
+  guest_ept_map_page(trap.base, icr ? trap.shadow_pa : trap.base,
+                     (access & EPT_WRITE) ? EPT_READ | EPT_WRITE : EPT_READ, MEMTYPE_UC);
   cpu->apic_step = true;
-  cpu->apic_step_offset = icr ? offset : 0U;
+  cpu->apic_step_offset = icr ? LAPIC_ICR_LOW : 0U;
+  cpu->apic_step_rip = vmcs_readnw(VMCS_GUEST_RIP);
   /*
    * Step exactly the access: trap flag on, and neither an interrupt nor an
    * NMI may slip in and run guest code (an EOI, say) against the stand-in:
@@ -164,17 +183,23 @@ bool apic_trap_ept_violation(struct cpu *cpu, uint64_t gpa, uint32_t access, boo
   cpu->apic_step_exceptions = vmcs_read32(VMCS_EXCEPTION_BITMAP);
   vmcs_write32(VMCS_EXCEPTION_BITMAP, 0xFFFFFFFFU);
   guest_nmi_hold(cpu, true);
+  /*
+   * No STI or MOV SS shadow into the step (with IF clear, blocking by STI
+   * fails VM entry, and blocking by MOV SS under TF wants a pending BS):
+   * it covered only this instruction, and nothing is delivered before it
+   * anyway. And no branch trap flag, which would make TF trap at the next
+   * branch instead of after this instruction.
+   */
+  uint32_t intr = vmcs_read32(VMCS_GUEST_INTERRUPTIBILITY_INFO);
+  vmcs_write32(VMCS_GUEST_INTERRUPTIBILITY_INFO, intr & ~INTERRUPTIBILITY_STI_MOVSS);
+  cpu->apic_step_debugctl = vmcs_read64(VMCS_GUEST_IA32_DEBUGCTL);
+  vmcs_write64(VMCS_GUEST_IA32_DEBUGCTL, cpu->apic_step_debugctl & ~DEBUGCTL_BTF);
   return true;
-}
-
-/* This CPU's own local APIC (the hypervisor maps physical memory 1:1). */
-static volatile uint32_t *own_apic(void) {
-  return (volatile uint32_t *)(uword_t)trap.base;
 }
 
 /*
  * Sends an IPI for real from this CPU's APIC. A forwarded INIT leaves its
- * destination in ICR high, as the guest's own INIT would have left its.
+ * destination in ICR high (Linux writes ICR high before every IPI).
  */
 static void send(uint32_t icr_high, uint32_t icr_low) {
   own_apic()[LAPIC_ICR_HIGH / 4U] = icr_high;
@@ -208,15 +233,18 @@ static void deliver(uint32_t icr_low, uint32_t dest, struct cpu *self) {
       if (c->awaiting_sipi) {
         c->sipi_vector = icr_low & 0xFFU;
         stop_waiting(c);
+        __atomic_store_n(&c->init_received, 0U, __ATOMIC_RELEASE);
         __atomic_store_n(&c->sipi_received, 1U, __ATOMIC_RELEASE);
       }
-    } else if (!c->awaiting_sipi && !c->is_bsp) {
+    } else if (c->awaiting_sipi) {
+      /* Waits already (halted, or never started): from now on only its SIPI ends the wait. */
+      __atomic_store_n(&c->init_received, 1U, __ATOMIC_RELEASE);
+    } else if (!c->is_bsp) {
       /*
        * An INIT to a running AP the guest did not park first: sent for
        * real (the CPU takes it as an INIT exit), and the CPU waits for its
        * SIPI from now on, so one that comes before it gets there counts.
-       * An INIT to one that waits already changes nothing; the BSP is
-       * never INITed by an OS, and is not here.
+       * The BSP is never INITed by an OS, and is not here.
        */
       start_waiting(c);
       send(c->apic_id << 24, icr_low & ~(ICR_DEST_LOGICAL | ICR_SHORTHAND_MASK));
@@ -228,7 +256,12 @@ bool apic_trap_step_end(struct cpu *cpu, bool completed) {
   if (!cpu->apic_step) {
     return false;
   }
-  /* Only a completed write counts; the stand-in's bytes are dropped otherwise. */
+  /*
+   * Only a completed write counts, one after which the instruction is done
+   * (RIP moved on: a #DB before it, a breakpoint's, is no completion);
+   * the stand-in's bytes are dropped otherwise.
+   */
+  completed = completed && vmcs_readnw(VMCS_GUEST_RIP) != cpu->apic_step_rip;
   if (completed && cpu->apic_step_offset == LAPIC_ICR_LOW) {
     deliver(trap.shadow[LAPIC_ICR_LOW / 4U], own_apic()[LAPIC_ICR_HIGH / 4U] >> 24, cpu);
   }
@@ -243,6 +276,8 @@ bool apic_trap_step_end(struct cpu *cpu, bool completed) {
   uword_t rflags = vmcs_readnw(VMCS_GUEST_RFLAGS) & ~(uword_t)(RFLAGS_TF | RFLAGS_IF);
   vmcs_writenw(VMCS_GUEST_RFLAGS, rflags | cpu->apic_step_rflags);
   vmcs_write32(VMCS_EXCEPTION_BITMAP, cpu->apic_step_exceptions);
+  vmcs_write64(VMCS_GUEST_IA32_DEBUGCTL, vmcs_read64(VMCS_GUEST_IA32_DEBUGCTL) |
+                                             (cpu->apic_step_debugctl & DEBUGCTL_BTF));
   guest_nmi_hold(cpu, false);
   quiesce_end(cpu);
   return true;

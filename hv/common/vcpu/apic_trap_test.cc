@@ -286,6 +286,7 @@ class ApicTrapTest : public ::testing::Test {
       *value = page[offset / 4];
     }
     if (stepped) {
+      Retire();
       EXPECT_TRUE(apic_trap_step_end(c, true));
       EXPECT_FALSE(c->apic_step);
     }
@@ -310,6 +311,10 @@ class ApicTrapTest : public ::testing::Test {
   void Start(struct cpu *from, uint32_t i, uint32_t vector) {
     SendIpi(from, kApicIds[i], kInit);
     SendIpi(from, kApicIds[i], kSipi | vector);
+  }
+  // The stepped instruction retires: RIP moves past it (then its #DB).
+  static void Retire() {
+    xhv_fake::vmcs().Set(VMCS_GUEST_RIP, xhv_fake::vmcs().Get(VMCS_GUEST_RIP) + 3U);
   }
   // What the guest's CPU sent for real through its own local APIC.
   static uint32_t SentLow() { return apic_page[kIcrLow / 4]; }
@@ -474,6 +479,7 @@ TEST_F(ApicTrapTest, AStepRunsOneInstructionWithInterruptsAndGuestNmisHeldOff) {
   // The instruction runs and changes flags of its own (ZF).
   xhv_fake::vmcs().Set(VMCS_GUEST_RFLAGS, kRflagsFixed | kRflagsTf | kRflagsZf);
   shadow_page[kIcrLow / 4] = kFixed | 0x40;
+  Retire();
   ASSERT_TRUE(apic_trap_step_end(Cpu(0), true));
   EXPECT_EQ(xhv_fake::vmcs().Get(VMCS_GUEST_RFLAGS), kRflagsFixed | kRflagsZf | kRflagsIf)
       << "its flags, the guest's IF";
@@ -488,6 +494,7 @@ TEST_F(ApicTrapTest, TheGuestsOwnTrapFlagOutlivesTheStep) {
   Init(2);
   xhv_fake::vmcs().Set(VMCS_GUEST_RFLAGS, kRflagsFixed | kRflagsTf);  // the guest single-steps
   ASSERT_TRUE(apic_trap_ept_violation(Cpu(0), Base() + kTpr, EPT_READ, false));
+  Retire();
   ASSERT_TRUE(apic_trap_step_end(Cpu(0), true));
   EXPECT_EQ(xhv_fake::vmcs().Get(VMCS_GUEST_RFLAGS), kRflagsFixed | kRflagsTf);
 }
@@ -499,10 +506,6 @@ TEST_F(ApicTrapTest, AStepEndedByAnyOtherExitReleasesItsQuiesceAndDropsTheWrite)
   Write(Cpu(0), kIcrHigh, kApicIds[1] << 24);
   // An exception, an interrupt, any exit before the step's #DB: the write
   // may be in the stand-in already, but its instruction did not complete.
-  ASSERT_TRUE(apic_trap_ept_violation(Cpu(0), Base() + kIcrHigh, EPT_WRITE, false));
-  shadow_page[kIcrHigh / 4] = kApicIds[3] << 24;
-  EXPECT_TRUE(apic_trap_step_end(Cpu(0), false));
-  EXPECT_EQ(Cpu(0)->quiesce_depth, 0U);
   ASSERT_TRUE(apic_trap_ept_violation(Cpu(0), Base() + kIcrLow, EPT_WRITE, false));
   ASSERT_EQ(Cpu(0)->quiesce_depth, 1U);
   shadow_page[kIcrLow / 4] = kSipi | 0x10;
@@ -655,6 +658,95 @@ TEST_F(ApicTrapTest, AfterAnInitOnlyTheSipiEndsTheWaitNotAnNmi) {
   EXPECT_EQ(vector, 0x9EU);
   EXPECT_EQ(Cpu(1)->guest_nmi_owed, 1U) << "left for the caller to drop";
   EXPECT_EQ(Cpu(1)->quiesce_depth, 0U);
+}
+
+TEST_F(ApicTrapTest, AStepStartsWithoutTheInterruptShadowOrTheBranchTrapFlag) {
+  Init(2);
+  constexpr uint32_t kBlockingSti = 1U, kBlockingMovSs = 2U, kBlockingNmi = 8U;
+  constexpr uint64_t kBtf = 1U << 1, kLbr = 1U << 0;
+  // sti; mov eax, [apic+0x80] with the guest's DEBUGCTL.BTF set.
+  xhv_fake::vmcs().Set(VMCS_GUEST_RFLAGS, kRflagsFixed | kRflagsIf);
+  xhv_fake::vmcs().Set(VMCS_GUEST_INTERRUPTIBILITY_INFO, kBlockingSti | kBlockingNmi);
+  xhv_fake::vmcs().Set(VMCS_GUEST_IA32_DEBUGCTL, kBtf | kLbr);
+  ASSERT_TRUE(apic_trap_ept_violation(Cpu(0), Base() + kTpr, EPT_READ, false));
+  // IF clear with blocking by STI fails VM entry; BTF would run to the next branch.
+  EXPECT_EQ(xhv_fake::vmcs().Get(VMCS_GUEST_INTERRUPTIBILITY_INFO), kBlockingNmi);
+  EXPECT_EQ(xhv_fake::vmcs().Get(VMCS_GUEST_IA32_DEBUGCTL), kLbr);
+  Retire();
+  ASSERT_TRUE(apic_trap_step_end(Cpu(0), true));
+  EXPECT_EQ(xhv_fake::vmcs().Get(VMCS_GUEST_IA32_DEBUGCTL), kBtf | kLbr) << "the guest's again";
+  // mov ss, ax; mov [apic+0x80], eax: blocking by MOV SS under TF wants BS pending.
+  xhv_fake::vmcs().Set(VMCS_GUEST_INTERRUPTIBILITY_INFO, kBlockingMovSs);
+  ASSERT_TRUE(apic_trap_ept_violation(Cpu(0), Base() + kTpr, EPT_WRITE, false));
+  EXPECT_EQ(xhv_fake::vmcs().Get(VMCS_GUEST_INTERRUPTIBILITY_INFO), 0U);
+  apic_trap_step_end(Cpu(0), false);
+}
+
+TEST_F(ApicTrapTest, ADebugExceptionBeforeTheWriteRetiresIsNoCompletion) {
+  Init(2);
+  Write(Cpu(0), kIcrHigh, kApicIds[1] << 24);
+  // An instruction breakpoint on the write faults before it: RIP stays.
+  ASSERT_TRUE(apic_trap_ept_violation(Cpu(0), Base() + kIcrLow, EPT_WRITE, false));
+  shadow_page[kIcrLow / 4] = kSipi | 0x12;  // whatever the stand-in held
+  EXPECT_TRUE(apic_trap_step_end(Cpu(0), true));
+  EXPECT_EQ(Cpu(1)->sipi_received, 0U) << "not sent: the write never ran";
+  EXPECT_EQ(Cpu(0)->quiesce_depth, 0U);
+}
+
+TEST_F(ApicTrapTest, ANarrowWriteIntoIcrLowIsAnIcrWriteMergedWithTheRest) {
+  Init(3);  // CPU 2 keeps the page trapped after CPU 1 starts
+  Write(Cpu(0), kIcrHigh, kApicIds[1] << 24);
+  apic_page[kIcrLow / 4] = kSipi;  // what the register holds
+  // A byte store of the vector alone, at 0x300: the stand-in, not the APIC.
+  ASSERT_TRUE(apic_trap_ept_violation(Cpu(0), Base() + kIcrLow, EPT_WRITE, false));
+  EXPECT_EQ(Entry().hpa, kShadowPa);
+  reinterpret_cast<uint8_t *>(shadow_page)[kIcrLow] = 0x13;
+  Retire();
+  ASSERT_TRUE(apic_trap_step_end(Cpu(0), true));
+  EXPECT_EQ(Cpu(1)->sipi_received, 1U);
+  EXPECT_EQ(Cpu(1)->sipi_vector, 0x13U);
+  // A byte store to ICR low's top byte, at 0x303, is one too.
+  ASSERT_TRUE(apic_trap_ept_violation(Cpu(0), Base() + kIcrLow + 3U, EPT_WRITE, false));
+  EXPECT_EQ(Entry().hpa, kShadowPa);
+  apic_trap_step_end(Cpu(0), false);
+}
+
+TEST_F(ApicTrapTest, AReadStepMapsTheApicReadOnly) {
+  Init(2);
+  // movs from the APIC page to its ICR: the read's step cannot write.
+  ASSERT_TRUE(apic_trap_ept_violation(Cpu(0), Base() + kTpr, EPT_READ, false));
+  EXPECT_EQ(Entry().hpa, Base());
+  EXPECT_EQ(Entry().prot, EPT_READ);
+  apic_trap_step_end(Cpu(0), false);
+}
+
+TEST_F(ApicTrapTest, AnInitToAHaltedCpuMakesOnlyItsSipiEndTheWait) {
+  Init(3);
+  Start(Cpu(0), 1, 0x10);
+  ASSERT_EQ(apic_trap_wait_for_sipi(Cpu(1)), 0x10U);
+  // CPU 1 is halted offline (a park that an NMI may end); the guest's INIT
+  // comes, then an NMI, then the SIPI: as in wait-for-SIPI, the NMI waits.
+  int pauses = 0;
+  xhv_fake::cpu().pause_hook = [&] {
+    if (pauses == 0) {
+      SendIpi(Cpu(0), kApicIds[1], kInit);
+      __atomic_store_n(&Cpu(1)->guest_nmi_owed, 1U, __ATOMIC_RELEASE);
+    } else if (pauses == 1) {
+      SendIpi(Cpu(0), kApicIds[1], kSipi | 0x9F);
+    } else {
+      GiveUp();
+    }
+    pauses++;
+  };
+  uint32_t vector = 0;
+  EXPECT_TRUE(apic_trap_park(Cpu(1), true, &vector));
+  EXPECT_EQ(vector, 0x9FU);
+  EXPECT_EQ(Cpu(1)->init_received, 0U) << "consumed with its SIPI";
+  // Halted again later, without an INIT: an NMI wakes it as before.
+  xhv_fake::cpu().pause_hook = [] {
+    __atomic_store_n(&Cpu(1)->guest_nmi_owed, 1U, __ATOMIC_RELEASE);
+  };
+  EXPECT_FALSE(apic_trap_park(Cpu(1), true, &vector));
 }
 
 }  // namespace

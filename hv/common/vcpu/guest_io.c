@@ -167,6 +167,12 @@ void guest_reset_machine(struct cpu *cpu, const char *how) {
   log_printf("vmx: CPU %u: guest resets the machine (%s)\n", cpu->index, how);
   end_of_guest(cpu);
   /*
+   * The scrub's zeros to memory: a reset empties the caches without
+   * writing them back, and DRAM would keep the PALs' old contents. (The
+   * other CPUs are parked; their caches are coherent with this one's.)
+   */
+  cpu_wbinvd();
+  /*
    * Every PAL is scrubbed and every other CPU parked: now the reset, by
    * each way a PC has, in case one is missing. RAM keeps its contents
    * across a warm reset; nothing secret is left in it.

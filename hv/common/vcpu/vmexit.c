@@ -344,7 +344,7 @@ static enum vmexit_action vmexit_invd(struct cpu *cpu, struct cpu_regs *regs,
   (void)regs;
   (void)exit;
   /* Dropping dirty lines would corrupt memory the hypervisor shares: write back instead. */
-  __asm__ volatile("wbinvd" ::: "memory");
+  cpu_wbinvd();
   return VMEXIT_HANDLED_ADVANCE;
 }
 

@@ -18,10 +18,13 @@ XHV_BEGIN_DECLS
  * whenever the guest parks a CPU (a CPU taken offline halts with
  * interrupts off until its next INIT/SIPI; apic_trap_park). Each guest
  * access is single-stepped with the page mapped for one instruction: a
- * write of ICR low (the one that sends) lands in a RAM stand-in, so the
- * hypervisor sees INIT and SIPI and delivers them to the waiting APs
- * itself; everything else, ICR high too, reaches the CPU's own APIC. Once
- * no CPU waits, the page is mapped straight through again.
+ * write into ICR low (the register that sends) lands in a RAM stand-in, so
+ * the hypervisor sees INIT and SIPI and delivers them to the waiting APs
+ * itself; everything else, ICR high too, reaches the CPU's own APIC (read
+ * only, for a read). A store that starts below ICR low and runs into it
+ * reaches the real register: the guest's own INIT then comes back as an
+ * INIT exit and its SIPI is lost in VMX root, which only that guest's CPUs
+ * suffer. Once no CPU waits, the page is mapped straight through again.
  *
  * Why not let the hardware deliver them into the VMX wait-for-SIPI state:
  * a SIPI that arrives while the AP is still in VMX root operation handling

@@ -70,6 +70,8 @@ void cpu_write_cr2(uword_t value);
 void cpu_xsetbv(uint32_t xcr, uint64_t value);
 
 void cpu_pause(void);
+/* WBINVD: every dirty cache line written back to memory, the caches emptied. */
+void cpu_wbinvd(void);
 /*
  * Ends this CPU's hardware NMI blocking without leaving the current code (an
  * IRET to the next instruction): used inside an NMI handler, or after an

@@ -54,11 +54,14 @@ struct cpu {
   volatile uint32_t sipi_received; /* a SIPI's vector waits for this CPU to take it */
   bool awaiting_sipi;              /* counted among the CPUs that wait for a SIPI */
   volatile uint32_t sipi_vector;
+  volatile uint32_t init_received; /* INITed while waiting: only its SIPI ends the wait now */
   /* Single-stepping one guest access to the trapped local APIC page. */
   bool apic_step;
   uint32_t apic_step_offset;
   uword_t apic_step_rflags;
   uint32_t apic_step_exceptions;
+  uword_t apic_step_rip;
+  uint64_t apic_step_debugctl;
   uint64_t exit_count[CPU_EXIT_COUNTERS];
 };
 
