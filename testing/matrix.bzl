@@ -173,6 +173,20 @@ CELL_TIMEOUT = 600
 # per emulated second of a 2-CPU one.
 CELL_TIMEOUT_MANY_CPUS = 840
 
+# The largest machine xhv runs (XHV_MAX_CPUS, hv/common/include/xhv/percpu.h)
+# as a PAL cell of the 64-bit image: `manual` (not in //testing:matrix or
+# //...), for what it costs in Bochs: ./bazelw test //testing:cell_..._smp8_bochs
+LARGE_SMP_ROWS = [
+    # hv      Debian      guest     pal       boot    emulator  CPUs
+    ("x86_64", "debian12", "x86_64", "x86_64", "pvh", "bochs", 8),
+]
+CELL_TIMEOUT_LARGE_SMP = 3000
+
+def _cell_timeout(cpus):
+    if cpus <= 2:
+        return CELL_TIMEOUT
+    return CELL_TIMEOUT_MANY_CPUS if cpus <= 4 else CELL_TIMEOUT_LARGE_SMP
+
 def _smp(cpus):
     """The part of a cell's or disk's name that says its CPU count: none for 2."""
     return "" if cpus == 2 else "_smp{}".format(cpus)
@@ -252,7 +266,7 @@ def _guest_disks():
     demo = [(hv, debian, guest, pal, boot, "", 2) for debian in DEMO_DEBIANS
             for boot in BOOT_PATHS for hv, guest, pal in DEMO_ROWS]
     boot_bench = [("none", "debian12", "x86_64", "none", boot, "", 2) for boot in BOOT_PATHS]
-    for _, debian, guest, pal, boot, _, cpus in MATRIX + demo + boot_bench:
+    for _, debian, guest, pal, boot, _, cpus in MATRIX + LARGE_SMP_ROWS + demo + boot_bench:
         key = (debian, guest, _disk_pal(guest, pal), boot, cpus)
         if key not in seen:
             seen.append(key)
@@ -314,7 +328,7 @@ def _cell_test(name, hv, debian, guest, pal, boot, emulator, disks, extra_args =
     versions = debian_guest_label(debian, guest, "versions")
     native.py_test(
         name = name,
-        size = "large",
+        size = "large" if cpus <= 4 else "enormous",
         srcs = ["cell_test.py"],
         main = "cell_test.py",
         args = [
@@ -325,7 +339,7 @@ def _cell_test(name, hv, debian, guest, pal, boot, emulator, disks, extra_args =
             "--guest=" + guest,
             "--pal=" + pal,
             "--emulator=" + emulator,
-            "--timeout=%d" % (CELL_TIMEOUT if cpus <= 2 else CELL_TIMEOUT_MANY_CPUS),
+            "--timeout=%d" % _cell_timeout(cpus),
             "--smp=%d" % cpus,
             "--guest-versions=$(rootpath {})".format(versions),
         ] + ["--disk=$(rootpath {})".format(d) for d in disks] + extra_args,
@@ -480,6 +494,22 @@ def matrix_cells(hv_arches):
             kvm_tests.append(":" + kvm)
     tests.append(_high_memory_test())
     tests += _reset_tests()
+    for hv, debian, guest, pal, boot, emulator, cpus in LARGE_SMP_ROWS:
+        _cell_test(
+            cell_name(hv, debian, guest, pal, boot, emulator, cpus),
+            hv,
+            debian,
+            guest,
+            pal,
+            boot,
+            emulator,
+            [
+                ":" + _hv_disk_name(hv, "pal", boot),
+                ":guest_disk_" + _guest_disk_name(debian, guest, pal, boot, cpus),
+            ],
+            tags = ["manual"],
+            cpus = cpus,
+        )
     native.test_suite(
         name = "matrix",
         tests = tests,
