@@ -168,6 +168,10 @@ class Run:
             "info: action=report",
             "debug: action=ignore",
             "mouse: enabled=0",
+            # No sound: the host's audio library would be loaded for nothing
+            # (and crashed Bochs inside a test sandbox).
+            "sound: driver=dummy",
+            "speaker: enabled=0",
             "port_e9_hack: enabled=1",
         ]
         for index, disk in enumerate(a.disk):

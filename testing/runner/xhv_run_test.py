@@ -163,11 +163,13 @@ class HungGuestTest(unittest.TestCase):
         out = tempfile.mkdtemp(dir=os.environ.get("TEST_TMPDIR"))
         result = xhv_run.execute(run_args(disk=RESET_DISK, emulator="bochs", timeout=240,
                                           stop_at_reset=True), out)
-        self.assertFalse(result["timed_out"])
-        self.assertIsNone(result["stopped_on"])
+        why = "\n".join(["bochs.out:", xhv_run.tail(os.path.join(out, "bochs.out")),
+                         "emulator.log:", xhv_run.tail(result["emulator_log"])])
+        self.assertFalse(result["timed_out"], why)
+        self.assertIsNone(result["stopped_on"], why)
         # Power-on did not stop at the breakpoint: GRUB ran and reset the machine.
         com1 = xhv_run.read_lines(result["com1"])
-        self.assertTrue(any("resets on purpose" in l for l in com1), com1)
+        self.assertTrue(any("resets on purpose" in l for l in com1), why)
         self.assertIn("reset vector", result["reset"])
         self.assertIsNone(result["power_off"])
         page = result["reset_dumps"]["boot_sector"]
