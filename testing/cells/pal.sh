@@ -100,9 +100,10 @@ wait "$beside" || fail "a PAL call beside the CPU hotplug failed"
 check_cpus_alive
 guest hotplug "$rounds rounds of every AP offline and online, $(cat /tmp/hotplug.calls) PAL test calls beside"
 
-# Random hypercalls, from this CPU's user mode, then pal_demo once more.
+# Random hypercalls, from this CPU's user mode (the disk's own seed), then
+# pal_demo once more.
 step fuzz quiescing
-run hcfuzz /xhv/hcfuzz "$(param xhv.fuzz_calls 10000)" "$(param xhv.nmi_seed 1)"
+run hcfuzz /xhv/hcfuzz "$(param xhv.fuzz_calls 2500)" "$(param xhv.fuzz_seed 1)"
 step test_args_after_fuzz quiescing
 /xhv/test_args 7 7 7 >/tmp/ta.out 2>&1
 tail -n 1 /tmp/ta.out | grep -qx 'Test pass' || { cat /tmp/ta.out; fail "test_args after fuzzing"; }
