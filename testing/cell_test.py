@@ -87,6 +87,53 @@ def hv_ranges(com1):
     return None
 
 
+HV_MAP_ENTRY = re.compile(r"^e820:   \[(0x[0-9a-f]+), (0x[0-9a-f]+)\) (.*)$")
+LOW_MEMORY = 1 << 30
+
+
+def firmware_ram(com1):
+    """The usable ranges of the firmware's memory map as the hypervisor's log
+    states it: [(start, end), ...], or None if the log has none."""
+    ranges = None
+    for line in com1:
+        if line.startswith("e820: firmware memory map"):
+            ranges = []
+            continue
+        if ranges is not None:
+            m = HV_MAP_ENTRY.match(line)
+            if not m:
+                break
+            if m.group(3) == "usable":
+                ranges.append((int(m.group(1), 16), int(m.group(2), 16)))
+    return ranges
+
+
+# RAM between 1 and 2 GiB (where the x86_64 image can go) that obliges the
+# hypervisor to sit there, out of the guest's first GiB.
+HIGH_ROOM = 64 << 20
+
+
+def firmware_ram_between(firmware, lo, hi):
+    return sum(max(0, min(b, hi) - max(a, lo)) for a, b in firmware)
+
+
+def low_memory_hole(firmware, hidden, guest_ram):
+    """The first piece of the firmware's RAM below 1 GiB (and below the
+    hypervisor's memory) that the guest's map does not give it, or None:
+    xhv sits high, so the guest's low memory has no hole the firmware did
+    not make."""
+    limit = min([LOW_MEMORY] + [lo for lo, _ in hidden])
+    for lo, hi in firmware:
+        pos, hi = lo, min(hi, limit)
+        while pos < hi:
+            cover = [(a, b) for a, b in guest_ram if a <= pos < b]
+            if not cover:
+                end = min([a for a, _ in guest_ram if pos < a < hi] + [hi])
+                return pos, end
+            pos = max(b for _, b in cover)
+    return None
+
+
 def exit_counts(com1):
     counts = {}
     for line in com1:
@@ -321,15 +368,33 @@ def check_hv(com1, guest):
     entries = guest.get("e820", "").split("; ") if guest.get("e820") else []
     if not entries:
         return "the guest reported no memory map"
+    guest_ram = []
     for entry in entries:
         m = GUEST_E820.match(entry)
         if not m:
             return "unreadable guest memory map entry %r" % entry
         start, end, kind = int(m.group(1), 16), int(m.group(2), 16) + 1, m.group(3)
+        if kind == "System RAM":
+            guest_ram.append((start, end))
         for lo, hi in ranges:
             if kind == "System RAM" and start < hi and lo < end:
                 return "the guest's memory map has RAM [%#x, %#x) over hypervisor memory [%#x, %#x)" % (
                     start, end, lo, hi)
+    firmware = firmware_ram(com1)
+    if not firmware:
+        return "the hypervisor log does not show the firmware's memory map"
+    lowest = min(lo for lo, _ in ranges)
+    if lowest < LOW_MEMORY and firmware_ram_between(firmware, LOW_MEMORY, 2 * LOW_MEMORY) >= \
+            HIGH_ROOM:
+        return "the hypervisor's memory starts at %#x, in the guest's first GiB, with %d MiB " \
+               "of RAM free for it above" % (lowest, HIGH_ROOM >> 20)
+    hole = low_memory_hole(firmware, ranges, guest_ram)
+    if hole:
+        return "the guest's low memory has a hole the firmware's has not: [%#x, %#x) " \
+               "(the hypervisor's memory is at %s)" % (
+                   hole[0], hole[1], ", ".join("[%#x, %#x)" % r for r in ranges))
+    guest["low_memory"] = "whole below %#x (hypervisor memory from %#x)" % (
+        min(LOW_MEMORY, lowest), lowest)
     probe = guest.get("devmem_hv_image", "")
     address = int(probe.split(":")[0], 16) if ":" in probe else None
     if address is None or not any(lo <= address < hi for lo, hi in ranges):

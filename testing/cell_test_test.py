@@ -163,8 +163,17 @@ XHV-GUEST: cpus_alive=2
 XHV-RESULT: PASS pal_demo, isolation, red team, NMI storm and fuzzing
 """ + END.replace("[   46.189909] reboot: Power down\n", "") + REDTEAM_RING0
 
+FIRMWARE_MAP = """\
+e820: firmware memory map (4 entries)
+e820:   [0x0000000000000000, 0x000000000009f000) usable
+e820:   [0x000000000009f000, 0x00000000000a0000) reserved
+e820:   [0x0000000000100000, 0x000000003fff0000) usable
+e820:   [0x000000003fff0000, 0x0000000040000000) ACPI
+"""
+
 HV_LOG = """\
 xhv 0.1.0 x86_64 (64-bit hypervisor)
+""" + FIRMWARE_MAP + """\
 e820: hypervisor image [0x200000, 0x269000), heap [0x3ee00000, 0x3fe00000) hidden from the guest
 e820: guest memory map (3 entries)
 vmx: CPU 0: guest enters ACPI sleep (PM1 control 0xb004 <- 0x2001)
@@ -347,6 +356,32 @@ class HypervisorAccountTest(JudgeCase):
     def test_probe_outside_hypervisor_memory_fails(self):
         wrong = HV_CORE.replace("devmem_hv_image=0x200000", "devmem_hv_image=0x100000")
         self.assertFails(HV_CORE_CELL, HV_LOG, wrong, "probe address")
+
+    def test_a_hole_in_low_memory_the_firmware_did_not_make_fails(self):
+        holed = HV_CORE.replace("XHV-GUEST: e820=0x100000-0x1fffff System RAM\n", "")
+        self.assertFails(HV_CORE_CELL, HV_LOG, holed, "hole the firmware's has not: [0x100000, ")
+
+    def test_with_room_above_1gib_the_hypervisor_must_be_there(self):
+        big = HV_LOG.replace("0x000000003fff0000) usable", "0x00000000bfff0000) usable")
+        self.assertFails(HV_CORE_CELL, big, HV_CORE, "in the guest's first GiB")
+
+    def test_a_hypervisor_above_1gib_leaves_the_first_gib_whole(self):
+        high = HV_LOG.replace("0x000000003fff0000) usable", "0x00000000bfff0000) usable").replace(
+            "hypervisor image [0x200000, 0x269000), heap [0x3ee00000, 0x3fe00000)",
+            "hypervisor image [0x7fe00000, 0x7fe7c000), heap [0xbee00000, 0xbfe00000)")
+        whole = HV_CORE.replace(
+            "XHV-GUEST: e820=0x100000-0x1fffff System RAM\n"
+            "XHV-GUEST: e820=0x200000-0x268fff Reserved\n"
+            "XHV-GUEST: e820=0x269000-0x3edfffff System RAM\n",
+            "XHV-GUEST: e820=0x100000-0x7fdfffff System RAM\n"
+            "XHV-GUEST: e820=0x7fe00000-0x7fe7bfff Reserved\n").replace(
+            "devmem_hv_image=0x200000", "devmem_hv_image=0x7fe00000")
+        passed, reason, guest = self.judge(HV_CORE_CELL, high, whole)
+        self.assertTrue(passed, reason)
+        self.assertEqual(guest["low_memory"], "whole below 0x40000000 (hypervisor memory from "
+                         "0x7fe00000)")
+        holed = whole.replace("0x100000-0x7fdfffff System RAM", "0x100000-0x2fffffff System RAM")
+        self.assertFails(HV_CORE_CELL, high, holed, "[0x30000000, 0x40000000)")
 
     def test_missing_e820_edit_fails(self):
         self.assertFails(HV_CORE_CELL, HV_LOG.replace("e820: hypervisor image", "x"), HV_CORE,

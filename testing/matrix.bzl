@@ -75,11 +75,6 @@ HYPAPPS = {
     "pal": "trustvisor",
 }
 
-# Where both images are linked (hv/x86*/xhv.ld); hypervisor cells tell the
-# guest so it can try to read it. The cell runner checks the address against
-# the hypervisor's own log, so a stale value here fails loudly.
-HV_IMAGE_BASE = "0x200000"
-
 # The guest-side checks of each kind of cell (/xhv/cells/<kind>.sh); every
 # guest disk has all of them, and /xhv/test.sh picks by what runs beneath.
 CELL_SCRIPTS = {
@@ -243,7 +238,7 @@ def _fuzz_seed(disk):
 
 def _guest_cmdline(debian, guest, cpus):
     """The kernel command line of a guest disk: GUEST_CMDLINE and what varies."""
-    return GUEST_CMDLINE + " xhv.expect_cpus={} xhv.hv_image={}".format(cpus, HV_IMAGE_BASE) + (
+    return GUEST_CMDLINE + " xhv.expect_cpus={}".format(cpus) + (
         # No highmem: every user page is then in the i386 kernel's direct
         # map, which the red team reads through /proc/kcore.
         " highmem=0" if guest == "x86" else ""

@@ -28,7 +28,7 @@ def hv_image(arch):
         alwayslink = True,
     )
     native.cc_binary(
-        name = "xhv.elf",
+        name = "xhv_linked.elf",
         srcs = [
             "entry.S",
             "exceptions.S",
@@ -37,14 +37,28 @@ def hv_image(arch):
             "vmx_stubs.S",
         ],
         additional_linker_inputs = ["xhv.ld"],
-        linkopts = ["-Wl,-T,$(location xhv.ld)"],
+        # --emit-relocs: the relocations stay in the ELF for reloc_table.py.
+        linkopts = ["-Wl,-T,$(location xhv.ld)", "-Wl,--emit-relocs"],
+        target_compatible_with = [
+            _CPU[arch],
+            "@platforms//os:none",
+        ],
+        deps = [
+            ":paging",
+            "//hv/common:hv_common",
+        ],
+    )
+
+    # The image with its own relocation table filled in (xhv/relocate.h).
+    native.genrule(
+        name = "xhv_image",
+        srcs = [":xhv_linked.elf"],
+        outs = ["xhv.elf"],
+        cmd = "$(location //toolchains:reloc_table) $< $@",
+        tools = ["//toolchains:reloc_table"],
         target_compatible_with = [
             _CPU[arch],
             "@platforms//os:none",
         ],
         visibility = ["//visibility:public"],
-        deps = [
-            ":paging",
-            "//hv/common:hv_common",
-        ],
     )

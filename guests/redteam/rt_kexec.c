@@ -10,6 +10,7 @@
  * Returns only if the kexec fails; the stage powers the machine off.
  */
 #define _GNU_SOURCE
+#include <cpuid.h>
 #include <elf.h>
 #include <stdbool.h>
 #include <fcntl.h>
@@ -57,17 +58,17 @@ static int die(const char *what) {
   return 1;
 }
 
-static uint32_t param_hex(const char *key, uint32_t fallback) {
-  FILE *f = fopen("/proc/cmdline", "r");
-  char line[2048] = "";
-  if (f) {
-    if (!fgets(line, sizeof(line), f)) {
-      line[0] = 0;
-    }
-    fclose(f);
-  }
-  const char *p = strstr(line, key);
-  return p ? (uint32_t)strtoul(p + strlen(key), NULL, 0) : fallback;
+/*
+ * Where the hypervisor's image sits (xhv moves it at boot): xhv's CPUID
+ * leaf 0x40000001, EAX:EBX. 0 if there is none or it is out of the stage's
+ * 32-bit reach.
+ */
+static uint32_t hv_image(void) {
+  unsigned a, b, c, d;
+  __cpuid(0x40000001U, a, b, c, d);
+  (void)c;
+  (void)d;
+  return b == 0 ? a : 0;
 }
 
 int main(int argc, char **argv) {
@@ -106,7 +107,10 @@ int main(int argc, char **argv) {
   for (unsigned c = 0; c < p->cpus; c++) {
     p->nmis[c] = (uint32_t)nmis[c];
   }
-  p->hv_image = param_hex("xhv.hv_image=", 0x200000);
+  p->hv_image = hv_image();
+  if (p->hv_image == 0) {
+    return die("xhv's CPUID leaf 0x40000001 names no image below 4 GiB");
+  }
   p->com = 0x2F8; /* the guest console, ttyS1 */
   uint8_t fadt[FADT_PM1A_CNT_BLK + 4];
   int fd = open("/sys/firmware/acpi/tables/FACP", O_RDONLY);

@@ -16,6 +16,7 @@
 #include "pal_demo/vmcall.h"
 
 #define HV_CPUID_LEAF 0x40000000U
+#define HV_CPUID_IMAGE 0x40000001U
 #define XHV_SIGNATURE "XhvXhvXhvXhv"
 
 /* Answered by the hypervisor core without quiescing: returns 0. */
@@ -53,6 +54,7 @@ static int usage(void) {
           "usage: hvcheck              the hypervisor's CPUID leaf and a bad hypercall\n"
           "       hvcheck identify     which hypervisor and hypapp run beneath, if any;\n"
           "                            safe without a hypervisor (no VMCALL then)\n"
+          "       hvcheck image        where xhv's image sits in physical memory\n"
           "       hvcheck tsc          the time stamp counter now (since power-on: xhv\n"
           "                            does not offset it); safe without a hypervisor\n"
           "       hvcheck quiesce N    then N quiescing hypercalls, each checking that\n"
@@ -106,6 +108,22 @@ static int identify(void) {
   printf("XHV-GUEST: hypervisor=%s\n", xhv ? "xhv" : "none");
   printf("XHV-GUEST: hypapp=%s\n", hypapp_names[which_hypapp()]);
   return 0;
+}
+
+/* Where xhv's image sits (CPUID 0x40000001: it moves at boot), for the probes of hidden memory. */
+static int image(void) {
+  char sig[13];
+  unsigned max_leaf;
+  hv_signature(sig, &max_leaf);
+  if (strcmp(sig, XHV_SIGNATURE) != 0 || max_leaf < HV_CPUID_IMAGE) {
+    fprintf(stderr, "hvcheck image: no xhv beneath\n");
+    return 1;
+  }
+  unsigned a, b, c, d;
+  __cpuid(HV_CPUID_IMAGE, a, b, c, d);
+  (void)d;
+  printf("0x%llx\n", (unsigned long long)b << 32 | a);
+  return c != 0 ? 0 : 1;
 }
 
 static int check_signature(void) {
@@ -376,6 +394,9 @@ static int bench(long batches) {
 int main(int argc, char **argv) {
   if (argc == 2 && strcmp(argv[1], "identify") == 0) {
     return identify();
+  }
+  if (argc == 2 && strcmp(argv[1], "image") == 0) {
+    return image();
   }
   if (argc == 2 && strcmp(argv[1], "tsc") == 0) {
     printf("XHV-GUEST: tsc_at_init=%llu\n", (unsigned long long)tsc());

@@ -55,6 +55,22 @@ _start:
         movl    %eax, %cr0
 
         xorl    %ebp, %ebp
+        /*
+         * Move high (xhv/relocate.h), then go on in the copy: its GDT, its
+         * page tables, its stack. ESI and EDI survive the call (cdecl).
+         */
+        pushl   %esi
+        pushl   %edi
+        call    image_relocate
+        addl    $8, %esp
+        movl    $relocated, %ecx
+        addl    %eax, %ecx
+        jmp     *%ecx
+relocated:
+        lgdt    gdt_ptr
+        movl    $boot_pdpt, %eax
+        movl    %eax, %cr3
+        movl    $boot_stack_top, %esp
         pushl   %esi
         pushl   %edi
         call    xhv_main
@@ -75,6 +91,7 @@ gdt_ptr:
 
         .section .bss
         .align 4096
+        .global boot_pdpt
 boot_pdpt:
         .skip   4096
 boot_pd:

@@ -72,7 +72,24 @@ long_mode:
         movw    %ax, %ss
         movq    $boot_stack_top, %rsp
         xorl    %ebp, %ebp
-        /* EDI = magic, ESI = info already: the SysV argument registers. */
+        /*
+         * Move high (xhv/relocate.h), then go on in the copy: its GDT, its
+         * page tables, its stack. EDI = magic, ESI = info: the SysV
+         * argument registers, kept across the call in R12/R13.
+         */
+        movl    %edi, %r12d
+        movl    %esi, %r13d
+        call    image_relocate
+        leaq    relocated(%rip), %rcx
+        addq    %rax, %rcx
+        jmpq    *%rcx
+relocated:
+        lgdt    gdt_ptr(%rip)
+        leaq    boot_pml4(%rip), %rax
+        movq    %rax, %cr3
+        leaq    boot_stack_top(%rip), %rsp
+        movl    %r12d, %edi
+        movl    %r13d, %esi
         call    xhv_main
 3:      cli
         hlt
@@ -91,9 +108,9 @@ gdt_ptr:
 
         .section .bss
         .align 4096
+        .global boot_pml4, boot_pdpt
 boot_pml4:
         .skip   4096
-        .global boot_pdpt
 boot_pdpt:
         .skip   4096
 boot_pd:

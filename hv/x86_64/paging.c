@@ -9,6 +9,7 @@
 #include <stdbool.h>
 
 #include "xhv/cpu_ops.h"
+#include "xhv/relocate.h"
 #include "xhv/heap.h"
 #include "xhv/log.h"
 
@@ -54,4 +55,16 @@ uint64_t cpu_map_phys(uint64_t top) {
   cpu_write_cr3(cpu_read_cr3()); /* no stale not-present entries */
   cpu_set_phys_limit(mapped);
   return mapped;
+}
+
+extern uint64_t boot_pml4[PDPT_ENTRIES];
+
+/* The copy's PML4 entry and its first PDPTEs (entry.S) name the original's tables. */
+void arch_relocate_boot_tables(uword_t delta) {
+  uint64_t *pml4 = (uint64_t *)((uword_t)boot_pml4 + delta);
+  uint64_t *pdpt = (uint64_t *)((uword_t)boot_pdpt + delta);
+  pml4[0] += delta;
+  for (uint32_t g = 0; g < BOOT_GIBS; g++) {
+    pdpt[g] += delta;
+  }
 }

@@ -115,12 +115,11 @@ check_cpus_alive() {
     guest cpus_alive "$cpus"
 }
 
-# The kernel command line names where the hypervisor image lives. It starts
-# with its multiboot header, magic 0x1BADB002: reading it from the guest
-# must not give the hypervisor's bytes back.
+# xhv says where its image lives (CPUID 0x40000001; it moves at boot). The
+# image starts with its multiboot header, magic 0x1BADB002: reading it from
+# the guest must not give the hypervisor's bytes back.
 probe_hv_image() {
-    image=$(param xhv.hv_image "")
-    [ -n "$image" ] || fail "no xhv.hv_image= on the kernel command line"
+    image=$(/xhv/hvcheck image) || fail "hvcheck image: xhv did not say where its image is"
     value=$(devmem "$image" 32) || fail "devmem $image failed"
     guest devmem_hv_image "$image:$value"
     case $value in

@@ -14,6 +14,7 @@
 #include "xhv/panic.h"
 #include "xhv/percpu.h"
 #include "xhv/pvh_boot.h"
+#include "xhv/relocate.h"
 #include "xhv/serial.h"
 #include "xhv/smp.h"
 #include "xhv/string.h"
@@ -130,6 +131,9 @@ static void reserve_memory(const struct multiboot_info *mbi) {
   /* The heap must not land on what GRUB loaded: the guest kernel and initramfs. */
   static struct e820_map free_map;
   free_map = firmware_map;
+  if (e820_hide_range(&free_map, image_base, image_end - image_base) != E820_OK) {
+    xhv_panic("boot: the memory map has no room for the image's entry");
+  }
   if (mbi->flags & MULTIBOOT_INFO_MODS) {
     const struct multiboot_mod *mod = (const struct multiboot_mod *)(uword_t)mbi->mods_addr;
     for (uint32_t i = 0; i < mbi->mods_count; i++) {
@@ -313,6 +317,14 @@ void xhv_main(uint32_t magic, uint32_t mbi_addr) {
     log_printf("boot: not started by a multiboot loader (magic 0x%08x), halting\n", magic);
     log_flush();
     cpu_halt_forever();
+  }
+  if (image_moved_places() != 0U) {
+    log_printf("boot: image moved from 0x%llx to 0x%llx (%u addresses in it moved along)\n",
+               (unsigned long long)image_loaded_at(), (unsigned long long)(uword_t)__image_start,
+               image_moved_places());
+  } else {
+    log_printf("boot: image stays at 0x%llx (no room for it higher up)\n",
+               (unsigned long long)(uword_t)__image_start);
   }
   boot_info = (const struct multiboot_info *)(uword_t)mbi_addr;
   cpu_tables_init();

@@ -62,6 +62,11 @@ void guest_ept_init(uint64_t top, const struct mtrr_state *mtrr, uint64_t hide_b
   heap_alloc_pages(1, 1, &hidden_zero_pa);
 }
 
+void guest_ept_hypervisor_image(uint64_t *base, uint64_t *size) {
+  *base = hidden[1][0];
+  *size = hidden[1][1];
+}
+
 #define DEVICE_REGION (2ULL << 20)
 
 bool guest_ept_map_device(uint64_t gpa) {

@@ -46,6 +46,7 @@
 #define CPUID_EXT_EDX_LM (1U << 29)
 #define CPUID_HV_BASE 0x40000000U
 #define CPUID_HV_MAX 0x40000001U
+#define CPUID_HV_IMAGE 0x40000001U /* EAX:EBX the image's base, ECX its size */
 #define CPUID_HV_SIGNATURE "XhvXhvXhvXhv"
 
 #define INTR_INFO_TYPE_MASK (7U << 8)
@@ -291,7 +292,11 @@ static enum vmexit_action vmexit_cpuid(struct cpu *cpu, struct cpu_regs *regs,
   uint32_t subleaf = (uint32_t)regs->cx;
   struct cpuid_regs r;
   if (leaf >= CPUID_HV_BASE && leaf <= CPUID_HV_BASE + 0xFFU) {
-    /* Hypervisor leaves: who we are, and nothing more for now. */
+    /*
+     * Hypervisor leaves: who we are, and where the image sits (it moves at
+     * boot; the guest's probes of hidden memory read there). The memory map
+     * the guest got says as much: nothing secret.
+     */
     r.eax = leaf == CPUID_HV_BASE ? CPUID_HV_MAX : 0;
     r.ebx = r.ecx = r.edx = 0;
     if (leaf == CPUID_HV_BASE) {
@@ -299,6 +304,13 @@ static enum vmexit_action vmexit_cpuid(struct cpu *cpu, struct cpu_regs *regs,
       __builtin_memcpy(&r.ebx, sig, 4);
       __builtin_memcpy(&r.ecx, sig + 4, 4);
       __builtin_memcpy(&r.edx, sig + 8, 4);
+    } else if (leaf == CPUID_HV_IMAGE) {
+      uint64_t base;
+      uint64_t size;
+      guest_ept_hypervisor_image(&base, &size);
+      r.eax = (uint32_t)base;
+      r.ebx = (uint32_t)(base >> 32);
+      r.ecx = (uint32_t)size;
     }
   } else {
     cpu_cpuid(leaf, subleaf, &r);

@@ -95,6 +95,19 @@ TEST_F(VmexitTest, CpuidHypervisorLeafCarriesTheSignature) {
   EXPECT_EQ(regs.ax, 0x40000001U);
 }
 
+TEST_F(VmexitTest, CpuidSaysWhereTheHypervisorsImageSits) {
+  struct mtrr_state mtrr;
+  std::memset(&mtrr, 0, sizeof(mtrr));
+  mtrr.def_type = MTRR_DEF_TYPE_E | MTRR_TYPE_WB;
+  guest_ept_init(1ULL << 32, &mtrr, 0, 0, 0x13FE00000ULL, 0x7C000);
+  regs.ax = 0x40000001U;
+  Exit(EXIT_CPUID, 2);
+  EXPECT_EQ(regs.ax, 0x3FE00000U);
+  EXPECT_EQ(regs.bx, 0x1U);
+  EXPECT_EQ(regs.cx, 0x7C000U);
+  EXPECT_EQ(regs.dx, 0U);
+}
+
 TEST_F(VmexitTest, UnknownHypercallReturnsAnErrorAndSkipsTheVmcall) {
   regs.ax = 0x1234;
   Exit(EXIT_VMCALL, 3);

@@ -32,6 +32,9 @@ bool guest_ept_map_device(uint64_t gpa);
 /* True if `gpa` is hypervisor memory hidden from the guest. */
 bool guest_hidden_gpa(uint64_t gpa);
 
+/* Where the hypervisor's image is (guest_ept_init's second range). */
+void guest_ept_hypervisor_image(uint64_t *base, uint64_t *size);
+
 /*
  * Maps the regular guest's 4 KiB page at `gpa` to `hpa` with `prot`
  * (EPT_READ/WRITE/EXEC, 0 = not present) and `memtype`; every CPU flushes
