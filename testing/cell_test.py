@@ -87,6 +87,8 @@ def hv_ranges(com1):
     return None
 
 
+HV_MOVED = re.compile(r"^boot: image moved from (0x[0-9a-f]+) to (0x[0-9a-f]+) \((\d+) addresses")
+HV_NOT_MOVED = re.compile(r"^boot: (image stays at .*|the image's relocation table .*)$")
 HV_MAP_ENTRY = re.compile(r"^e820:   \[(0x[0-9a-f]+), (0x[0-9a-f]+)\) (.*)$")
 LOW_MEMORY = 1 << 30
 
@@ -365,6 +367,16 @@ def check_hv(com1, guest):
         return "the hypervisor log has no E820 edit (hidden ranges)"
     if not any(l.startswith("e820: guest memory map") for l in com1):
         return "the hypervisor log does not show the guest memory map"
+    moved = [m for m in map(HV_MOVED.match, com1) if m]
+    stayed = [m for m in map(HV_NOT_MOVED.match, com1) if m]
+    if stayed:
+        return "the hypervisor's image did not move out of low memory: %s" % stayed[0].group(1)
+    if not moved:
+        return "the hypervisor log does not say where its image went (boot: image moved ...)"
+    if int(moved[0].group(2), 16) != ranges[0][0]:
+        return "the image moved to %s, but the hypervisor hides [%#x, %#x) as its image" % (
+            moved[0].group(2), ranges[0][0], ranges[0][1])
+    guest["image_moved"] = "from %s to %s (%s addresses)" % moved[0].groups()
     entries = guest.get("e820", "").split("; ") if guest.get("e820") else []
     if not entries:
         return "the guest reported no memory map"

@@ -35,6 +35,9 @@ KIND_32 = 0
 KIND_64 = 1
 KIND_32S = 2
 OFFSET_MASK = (1 << 30) - 1
+# struct reloc_table's header: magic, link base, image size, count.
+TABLE_MAGIC = 0x584C4552
+HEADER_WORDS = 4
 
 # (machine, type) -> entry kind
 ABSOLUTE = {
@@ -132,6 +135,16 @@ class Elf:
                     yield r_offset, r_info & 0xFF, r_info >> 8
 
 
+WIDTH = {KIND_32: 4, KIND_64: 8, KIND_32S: 4}
+# How far from the image an address may point (an addend) and still be one of it.
+SLACK = 0x10000
+
+
+def read_value(elf, addr, kind):
+    fmt = {KIND_32: "<I", KIND_64: "<Q", KIND_32S: "<i"}[kind]
+    return struct.unpack_from(fmt, elf.data, elf.file_offset(addr, WIDTH[kind]))[0]
+
+
 def build_table(elf):
     """The table's entries, how many relocations move by themselves, and
     (address, size) of xhv_reloc_table."""
@@ -155,7 +168,10 @@ def build_table(elf):
             if ours:
                 if not start <= site < end or site - start > OFFSET_MASK:
                     raise Error("address of %s at %#x, outside the image" % (name or "?", site))
-                entries.append((site - start) | (ABSOLUTE[key] << 30))
+                entries.append((site - start, ABSOLUTE[key]))
+            elif start - SLACK <= read_value(elf, site, ABSOLUTE[key]) <= end + SLACK:
+                raise Error("%#x holds an address of the image through %s, which is not a "
+                            "symbol of the image: it would not move" % (site, name or "?"))
             else:
                 unchanged += 1  # a constant: the same wherever the image is
             continue
@@ -169,7 +185,12 @@ def build_table(elf):
             raise Error("relocation type %d at %#x against %s: the image cannot move with it "
                         "(toolchains/reloc_table.py)" % (typ, site, name or "?"))
         unchanged += 1
-    return sorted(entries), unchanged, by_name["xhv_reloc_table"]
+    entries.sort()
+    for (a, ka), (b, _) in zip(entries, entries[1:]):
+        if a + WIDTH[ka] > b:
+            raise Error("places at %#x and %#x overlap" % (start + a, start + b))
+    return ([off | (kind << 30) for off, kind in entries], unchanged, by_name["xhv_reloc_table"],
+            start, end)
 
 
 def main(argv):
@@ -183,15 +204,18 @@ def main(argv):
         elf = Elf(data)
         if elf.machine not in (EM_386, EM_X86_64):
             raise Error("machine %d is neither i386 nor x86_64" % elf.machine)
-        entries, unchanged, (table_addr, table_size) = build_table(elf)
-        capacity = table_size // 4 - 1
+        entries, unchanged, (table_addr, table_size), start, end = build_table(elf)
+        capacity = table_size // 4 - HEADER_WORDS
         if len(entries) > capacity:
             raise Error("%d relocations, the table holds %d: raise XHV_RELOC_MAX in "
                         "xhv/relocate.h" % (len(entries), capacity))
+        if not entries:
+            raise Error("no addresses of the image in it: not a hypervisor image")
         off = elf.file_offset(table_addr, table_size)
         if any(data[off:off + table_size]):
             raise Error("xhv_reloc_table is not empty: was this image already processed?")
-        struct.pack_into("<I%dI" % len(entries), data, off, len(entries), *entries)
+        struct.pack_into("<4I%dI" % len(entries), data, off, TABLE_MAGIC, start, end - start,
+                         len(entries), *entries)
     except Error as e:
         sys.stderr.write("reloc_table: %s: error: %s\n" % (src, e))
         return 1

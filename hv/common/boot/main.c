@@ -27,6 +27,7 @@
 #define HEAP_SIZE (16ULL * MIB)
 #define HEAP_ALIGN (2ULL * MIB)
 #define HEAP_LIMIT (1ULL << 32) /* the i386 image reaches only the low 4 GiB */
+#define HEAP_AVOID_MAX 40U
 #define DEFAULT_BOOT_DRIVE 0x80U
 #define MBR_SIZE 512U
 #define UART_PORTS 8U
@@ -128,24 +129,17 @@ static void reserve_memory(const struct multiboot_info *mbi) {
 
   uint64_t image_base = (uword_t)__image_start & ~(uint64_t)(PAGE_SIZE - 1U);
   uint64_t image_end = ((uword_t)__image_end + PAGE_SIZE - 1U) & ~(uint64_t)(PAGE_SIZE - 1U);
-  /* The heap must not land on what GRUB loaded: the guest kernel and initramfs. */
-  static struct e820_map free_map;
-  free_map = firmware_map;
-  if (e820_hide_range(&free_map, image_base, image_end - image_base) != E820_OK) {
-    xhv_panic("boot: the memory map has no room for the image's entry");
-  }
-  if (mbi->flags & MULTIBOOT_INFO_MODS) {
-    const struct multiboot_mod *mod = (const struct multiboot_mod *)(uword_t)mbi->mods_addr;
-    for (uint32_t i = 0; i < mbi->mods_count; i++) {
-      if (mod[i].mod_end > mod[i].mod_start &&
-          e820_hide_range(&free_map, mod[i].mod_start, mod[i].mod_end - mod[i].mod_start) !=
-              E820_OK) {
-        xhv_panic("boot: the memory map has no room for the boot modules' entries");
-      }
-    }
-  }
+  /*
+   * The heap must not land on the image or on what GRUB handed over (the
+   * guest kernel and initramfs, the multiboot information it reads later).
+   */
+  struct e820_range avoid[HEAP_AVOID_MAX];
+  avoid[0].base = image_base;
+  avoid[0].length = image_end - image_base;
+  uint32_t n = 1U + multiboot_used_ranges(mbi, avoid + 1, HEAP_AVOID_MAX - 1U);
   uint64_t heap_base;
-  if (!e820_find_free(&free_map, HEAP_SIZE, HEAP_ALIGN, HEAP_LIMIT, &heap_base)) {
+  if (!e820_find_free_outside(&firmware_map, HEAP_SIZE, HEAP_ALIGN, HEAP_LIMIT, avoid, n,
+                              &heap_base)) {
     xhv_panic("boot: no %llu MiB of free RAM below 4 GiB for the hypervisor",
               (unsigned long long)(HEAP_SIZE / MIB));
   }
@@ -318,13 +312,25 @@ void xhv_main(uint32_t magic, uint32_t mbi_addr) {
     log_flush();
     cpu_halt_forever();
   }
-  if (image_moved_places() != 0U) {
+  uword_t loaded_at;
+  uint32_t places;
+  switch (image_relocation(&loaded_at, &places)) {
+  case RELOC_MOVED:
+    image_release_original();
     log_printf("boot: image moved from 0x%llx to 0x%llx (%u addresses in it moved along)\n",
-               (unsigned long long)image_loaded_at(), (unsigned long long)(uword_t)__image_start,
-               image_moved_places());
-  } else {
-    log_printf("boot: image stays at 0x%llx (no room for it higher up)\n",
+               (unsigned long long)loaded_at, (unsigned long long)(uword_t)__image_start, places);
+    break;
+  case RELOC_NO_ROOM:
+    log_printf("boot: image stays at 0x%llx (no free RAM for it higher up)\n",
                (unsigned long long)(uword_t)__image_start);
+    break;
+  case RELOC_BAD_TABLE:
+    log_printf("boot: the image's relocation table is missing or does not match it: a broken "
+               "build (toolchains/reloc_table.py), halting\n");
+    log_flush();
+    cpu_halt_forever();
+  default:
+    break; /* no memory map: said below */
   }
   boot_info = (const struct multiboot_info *)(uword_t)mbi_addr;
   cpu_tables_init();

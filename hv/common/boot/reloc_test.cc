@@ -99,4 +99,26 @@ TEST(Reloc, PlacesOutsideTheImageOrOfUnknownKindAreRefused) {
   EXPECT_FALSE(reloc_apply(img.bytes.data(), kSize, 0x600000, 0x400000, unknown, 1));
 }
 
+TEST(Reloc, AnEmptyTableIsAWrongTable) {
+  Image img;
+  EXPECT_FALSE(reloc_apply(img.bytes.data(), kSize, 0x600000, 0x400000, nullptr, 0));
+}
+
+TEST(Reloc, EntriesOutOfOrderOrOverlappingAreAWrongTable) {
+  Image img;
+  img.Put32(0x10, kOld);
+  img.Put32(0x14, kOld);
+  img.Put64(0x20, kOld);
+  const uint32_t twice[] = {Entry(RELOC_KIND_32, 0x10), Entry(RELOC_KIND_32, 0x10)};
+  EXPECT_FALSE(reloc_apply(img.bytes.data(), kSize, 0x600000, 0x400000, twice, 2));
+  const uint32_t backwards[] = {Entry(RELOC_KIND_32, 0x14), Entry(RELOC_KIND_32, 0x10)};
+  EXPECT_FALSE(reloc_apply(img.bytes.data(), kSize, 0x600000, 0x400000, backwards, 2));
+  const uint32_t inside[] = {Entry(RELOC_KIND_64, 0x20), Entry(RELOC_KIND_32, 0x24)};
+  EXPECT_FALSE(reloc_apply(img.bytes.data(), kSize, 0x600000, 0x400000, inside, 2));
+  EXPECT_EQ(img.Get32(0x10), kOld) << "a refused table changes nothing";
+  const uint32_t adjacent[] = {Entry(RELOC_KIND_32, 0x10), Entry(RELOC_KIND_32, 0x14)};
+  EXPECT_TRUE(reloc_apply(img.bytes.data(), kSize, 0x600000, 0x400000, adjacent, 2));
+  EXPECT_EQ(img.Get32(0x14), 0x600000U);
+}
+
 }  // namespace

@@ -3,12 +3,11 @@
  * image_relocate: the image moves itself to the top of RAM below
  * XHV_RELOC_LIMIT before anything else runs (xhv/relocate.h). Nothing has
  * been set up yet: no log, no heap, no IDT. It writes nothing into the
- * original but its own stack; everything it leaves for later it writes
- * into the copy.
+ * original but its own stack and how it went; everything it leaves for
+ * later it writes into the copy.
  */
 #include "xhv/relocate.h"
 
-#include "xhv/e820.h"
 #include "xhv/string.h"
 
 #define MIB (1ULL << 20)
@@ -24,6 +23,8 @@
 #else
 #define XHV_RELOC_LIMIT 0x100000000ULL
 #endif
+/* The image and what multiboot_used_ranges finds, with room for the modules. */
+#define RELOC_AVOID_MAX 40U
 
 extern uint8_t __image_start[];
 extern uint8_t __image_end[];
@@ -34,64 +35,100 @@ extern uint8_t __image_end[];
  */
 struct reloc_table xhv_reloc_table XHV_SECTION(".xhv_relocs") = {0};
 
+static enum reloc_status status;
 static uword_t loaded_at;
 static uint32_t moved_places;
 
-uword_t image_loaded_at(void) { return loaded_at; }
-uint32_t image_moved_places(void) { return moved_places; }
-
-/* Keeps the copy off what the boot loader handed over. */
-static bool hide(struct e820_map *m, uint64_t base, uint64_t length) {
-  return length == 0 || e820_hide_range(m, base, length) == E820_OK;
+enum reloc_status image_relocation(uword_t *at, uint32_t *places) {
+  *at = loaded_at;
+  *places = moved_places;
+  return status;
 }
 
-static bool hide_boot_data(struct e820_map *m, const struct multiboot_info *mbi) {
-  bool ok = hide(m, (uword_t)mbi, sizeof(*mbi)) && hide(m, mbi->mmap_addr, mbi->mmap_length);
+static uint32_t add(struct e820_range *out, uint32_t n, uint32_t max, uint64_t base,
+                    uint64_t length) {
+  if (length != 0U && n < max) {
+    out[n].base = base;
+    out[n].length = length;
+    n++;
+  }
+  return n;
+}
+
+uint32_t multiboot_used_ranges(const struct multiboot_info *mbi, struct e820_range *out,
+                               uint32_t max) {
+  uint32_t n = add(out, 0, max, (uword_t)mbi, sizeof(*mbi));
+  if (mbi->flags & MULTIBOOT_INFO_MMAP) {
+    n = add(out, n, max, mbi->mmap_addr, mbi->mmap_length);
+  }
   if (mbi->flags & MULTIBOOT_INFO_CMDLINE) {
-    ok = ok && hide(m, mbi->cmdline, strlen((const char *)(uword_t)mbi->cmdline) + 1U);
+    n = add(out, n, max, mbi->cmdline, strlen((const char *)(uword_t)mbi->cmdline) + 1U);
   }
   if (mbi->flags & MULTIBOOT_INFO_MODS) {
     const struct multiboot_mod *mod = (const struct multiboot_mod *)(uword_t)mbi->mods_addr;
-    ok = ok && hide(m, mbi->mods_addr, mbi->mods_count * (uint64_t)sizeof(*mod));
-    for (uint32_t i = 0; ok && i < mbi->mods_count; i++) {
-      ok = hide(m, mod[i].mod_start, mod[i].mod_end > mod[i].mod_start
-                                         ? mod[i].mod_end - mod[i].mod_start
-                                         : 0) &&
-           (mod[i].string == 0 ||
-            hide(m, mod[i].string, strlen((const char *)(uword_t)mod[i].string) + 1U));
+    n = add(out, n, max, mbi->mods_addr, mbi->mods_count * (uint64_t)sizeof(*mod));
+    for (uint32_t i = 0; i < mbi->mods_count; i++) {
+      if (mod[i].mod_end > mod[i].mod_start) {
+        n = add(out, n, max, mod[i].mod_start, mod[i].mod_end - mod[i].mod_start);
+      }
+      if (mod[i].string != 0U) {
+        n = add(out, n, max, mod[i].string, strlen((const char *)(uword_t)mod[i].string) + 1U);
+      }
     }
   }
-  return ok;
+  return n;
 }
 
-uword_t image_relocate(uint32_t magic, const struct multiboot_info *mbi) {
-  /* Without a memory map there is nowhere to go; xhv_main says what is wrong. */
-  if (magic != MULTIBOOT_BOOTLOADER_MAGIC || !(mbi->flags & MULTIBOOT_INFO_MMAP)) {
+static bool table_fits_image(void) {
+  const struct reloc_table *t = &xhv_reloc_table;
+  return t->magic == RELOC_TABLE_MAGIC && t->link_base == (uword_t)__image_start &&
+         t->image_size == (uword_t)__image_end - (uword_t)__image_start && t->count != 0U &&
+         t->count <= XHV_RELOC_MAX;
+}
+
+uword_t image_relocate(uint32_t magic, uint32_t mbi_addr) {
+  const struct multiboot_info *mbi = (const struct multiboot_info *)(uword_t)mbi_addr;
+  if (!table_fits_image()) {
+    status = RELOC_BAD_TABLE; /* xhv_main stops: the build is broken */
     return 0;
   }
+  /* Without a memory map there is nowhere to go; xhv_main says what is wrong. */
   static struct e820_map map; /* values only: the copy's is never read */
-  if (e820_from_multiboot(&map, (const void *)(uword_t)mbi->mmap_addr, mbi->mmap_length) !=
+  if (magic != MULTIBOOT_BOOTLOADER_MAGIC || !(mbi->flags & MULTIBOOT_INFO_MMAP) ||
+      e820_from_multiboot(&map, (const void *)(uword_t)mbi->mmap_addr, mbi->mmap_length) !=
           E820_OK ||
       e820_normalize(&map) != E820_OK) {
+    status = RELOC_NO_MAP;
     return 0;
   }
   uword_t base = (uword_t)__image_start;
   uint64_t size = (uword_t)__image_end - base;
+  struct e820_range avoid[RELOC_AVOID_MAX];
+  uint32_t n = add(avoid, 0, RELOC_AVOID_MAX, base, size);
+  n += multiboot_used_ranges(mbi, avoid + n, RELOC_AVOID_MAX - n);
   uint64_t target;
-  if (!hide(&map, base, size) || !hide_boot_data(&map, mbi) ||
-      !e820_find_free(&map, size, RELOC_ALIGN, XHV_RELOC_LIMIT, &target) || target <= base) {
+  if (!e820_find_free_outside(&map, size, RELOC_ALIGN, XHV_RELOC_LIMIT, avoid, n, &target) ||
+      target <= base) {
+    status = RELOC_NO_ROOM;
     return 0;
   }
   uint8_t *copy = (uint8_t *)(uword_t)target;
   uword_t delta = (uword_t)(target - base);
   memcpy(copy, __image_start, size);
-  if (xhv_reloc_table.count > XHV_RELOC_MAX ||
-      !reloc_apply(copy, size, target, delta, xhv_reloc_table.entry, xhv_reloc_table.count)) {
-    return 0; /* the original is untouched: run there */
+  if (!reloc_apply(copy, size, target, delta, xhv_reloc_table.entry, xhv_reloc_table.count)) {
+    status = RELOC_BAD_TABLE; /* the original is untouched: it runs, and stops */
+    return 0;
   }
   arch_relocate_boot_tables(delta);
-  /* For the log, in the copy: the original's variables are left behind. */
+  /* How it went, for the log: in the copy, which runs from now on. */
+  *(enum reloc_status *)((uword_t)&status + delta) = RELOC_MOVED;
   *(uword_t *)((uword_t)&loaded_at + delta) = base;
   *(uint32_t *)((uword_t)&moved_places + delta) = xhv_reloc_table.count;
   return delta;
+}
+
+void image_release_original(void) {
+  if (status == RELOC_MOVED) {
+    memset((void *)loaded_at, 0, xhv_reloc_table.image_size);
+  }
 }

@@ -215,6 +215,58 @@ bool e820_find_free(const struct e820_map *m, uint64_t size, uint64_t align, uin
   return found;
 }
 
+/* The first range of `avoid` that [start, start + size) overlaps, or NULL. */
+static const struct e820_range *overlap(const struct e820_range *avoid, uint32_t n, uint64_t start,
+                                        uint64_t size) {
+  for (uint32_t i = 0; i < n; i++) {
+    if (avoid[i].length != 0U && start < avoid[i].base + avoid[i].length &&
+        avoid[i].base < start + size) {
+      return &avoid[i];
+    }
+  }
+  return NULL;
+}
+
+bool e820_find_free_outside(const struct e820_map *m, uint64_t size, uint64_t align,
+                            uint64_t limit, const struct e820_range *avoid, uint32_t n,
+                            uint64_t *base) {
+  if (size == 0U || align == 0U || (align & (align - 1U)) != 0U) {
+    return false;
+  }
+  bool found = false;
+  uint64_t best = 0;
+  for (uint32_t i = 0; i < m->count; i++) {
+    const struct e820_entry *e = &m->entry[i];
+    if (e->type != E820_TYPE_USABLE) {
+      continue;
+    }
+    uint64_t top = entry_end(e);
+    if (top > limit) {
+      top = limit;
+    }
+    /* Down from the top: below each range in the way, until one fits or the entry ends. */
+    while (top >= size && top > e->base) {
+      uint64_t start = (top - size) & ~(align - 1U);
+      if (start < e->base) {
+        break;
+      }
+      const struct e820_range *in_way = overlap(avoid, n, start, size);
+      if (in_way == NULL) {
+        if (!found || start > best) {
+          best = start;
+          found = true;
+        }
+        break;
+      }
+      top = in_way->base;
+    }
+  }
+  if (found) {
+    *base = best;
+  }
+  return found;
+}
+
 uint32_t e820_type_at(const struct e820_map *m, uint64_t addr) {
   uint32_t type = E820_TYPE_NONE;
   return covering_type(m, addr, &type) ? type : E820_TYPE_NONE;

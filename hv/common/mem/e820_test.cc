@@ -315,6 +315,42 @@ TEST(E820Hide, RangeWrappingPastTwoToTheSixtyFourIsInvalid) {
   EXPECT_TRUE(SameMap(m, before));
 }
 
+// ---- e820_find_free_outside ----
+
+TEST(E820FindFreeOutside, WithNothingToAvoidItIsFindFree) {
+  e820_map m = Map(PcMap());
+  uint64_t base = 0;
+  ASSERT_TRUE(e820_find_free_outside(&m, 256 * kMiB, 2 * kMiB, 4 * kGiB, nullptr, 0, &base));
+  EXPECT_EQ(base, 3 * kGiB - 256 * kMiB);
+}
+
+TEST(E820FindFreeOutside, GoesBelowEachRangeInTheWay) {
+  e820_map m = Map({{0x100000, 0x3FF00000, U}});  // 1 MiB .. 1 GiB
+  const e820_range avoid[] = {{0x3FF00000, 0x1000}, {0x3FC01000, 0x100}};
+  uint64_t base = 0;
+  ASSERT_TRUE(e820_find_free_outside(&m, 0x200000, 0x200000, 4 * kGiB, avoid, 2, &base));
+  // 0x3FE00000 holds the first range, 0x3FC00000 the second: the next 2 MiB down.
+  EXPECT_EQ(base, 0x3FA00000U);
+}
+
+TEST(E820FindFreeOutside, TakesAnotherEntryWhenOneIsAllInTheWay) {
+  e820_map m = Map({{0x100000, 0x0F00000, U}, {0x40000000ULL, 0x400000, U}});
+  const e820_range avoid[] = {{0x40000000ULL, 0x400000}};
+  uint64_t base = 0;
+  ASSERT_TRUE(e820_find_free_outside(&m, 0x200000, 0x200000, 4 * kGiB, avoid, 1, &base));
+  EXPECT_EQ(base, 0xE00000U);
+  const e820_range everything[] = {{0, 4 * kGiB}};
+  EXPECT_FALSE(e820_find_free_outside(&m, 0x200000, 0x200000, 4 * kGiB, everything, 1, &base));
+}
+
+TEST(E820FindFreeOutside, EmptyRangesAvoidNothing) {
+  e820_map m = Map({{0x100000, 0x0F00000, U}});
+  const e820_range avoid[] = {{0xE00000, 0}};
+  uint64_t base = 0;
+  ASSERT_TRUE(e820_find_free_outside(&m, 0x200000, 0x200000, 4 * kGiB, avoid, 1, &base));
+  EXPECT_EQ(base, 0xE00000U);
+}
+
 // ---- e820_find_free ----
 
 TEST(E820FindFree, PicksTheHighestFitBelowTheLimit) {

@@ -78,6 +78,21 @@ int e820_hide_range(struct e820_map *m, uint64_t base, uint64_t length);
 bool e820_find_free(const struct e820_map *m, uint64_t size, uint64_t align, uint64_t limit,
                     uint64_t *base);
 
+/* A range [base, base + length) that a search must keep clear of. */
+struct e820_range {
+  uint64_t base;
+  uint64_t length;
+};
+
+/*
+ * e820_find_free, but the result also overlaps none of the `n` ranges in
+ * `avoid` (what the boot loader handed over, say), without adding them to
+ * the map: a map near E820_MAX_ENTRIES cannot overflow.
+ */
+bool e820_find_free_outside(const struct e820_map *m, uint64_t size, uint64_t align,
+                            uint64_t limit, const struct e820_range *avoid, uint32_t n,
+                            uint64_t *base);
+
 /* The type covering addr (the stricter one where entries overlap), or E820_TYPE_NONE. */
 uint32_t e820_type_at(const struct e820_map *m, uint64_t addr);
 

@@ -18,32 +18,48 @@
 
 #include "xhv/arch.h"
 #include "xhv/compiler.h"
+#include "xhv/e820.h"
 #include "xhv/multiboot.h"
 
 XHV_BEGIN_DECLS
 
-#define XHV_RELOC_MAX 8191U
+#define XHV_RELOC_MAX 8188U
+#define RELOC_TABLE_MAGIC 0x584C4552U /* "RELX" */
 #define RELOC_OFFSET_MASK ((1U << 30) - 1U)
 #define RELOC_KIND_SHIFT 30U
 #define RELOC_KIND_32 0U  /* a 32-bit address */
 #define RELOC_KIND_64 1U  /* a 64-bit address */
 #define RELOC_KIND_32S 2U /* a 32-bit field the CPU sign-extends to 64 bits */
 
+/* Filled in by the build; an image without it (all zeros) must not move. */
 struct reloc_table {
-  uint32_t count;
+  uint32_t magic;      /* RELOC_TABLE_MAGIC */
+  uint32_t link_base;  /* __image_start as linked */
+  uint32_t image_size; /* __image_end - __image_start as linked */
+  uint32_t count;      /* entries, sorted by offset */
   uint32_t entry[XHV_RELOC_MAX];
 };
 
 /*
  * Adds delta to every place `entries` names in the copy of the image at
  * `image` (image_size bytes), where that copy will run at `new_base`.
- * Checks every entry first and changes nothing if one lies outside the
- * image, has an unknown kind, holds no address of the image (within 64 KiB,
- * for addends), or would no longer hold its new address (a 32-bit one at
- * or above 4 GiB, a sign-extended one at or above 2 GiB).
+ * Checks every entry first and changes nothing if there are none, if one
+ * lies outside the image or overlaps the one before (entries come sorted
+ * by offset), has an unknown kind, holds no address of the image (within
+ * 64 KiB, for addends), or would no longer hold its new address (a 32-bit
+ * one at or above 4 GiB, a sign-extended one at or above 2 GiB).
  */
 bool reloc_apply(uint8_t *image, uint64_t image_size, uint64_t new_base, uint64_t delta,
                  const uint32_t *entries, uint32_t count);
+
+/* How image_relocate ended (image_relocation()). */
+enum reloc_status {
+  RELOC_NOT_RUN = 0,
+  RELOC_MOVED,
+  RELOC_NO_MAP,       /* no multiboot memory map: xhv_main stops on that */
+  RELOC_NO_ROOM,      /* no free RAM for the image higher up: it stays */
+  RELOC_BAD_TABLE,    /* the image's relocation table is missing or wrong: a build bug */
+};
 
 /*
  * The boot stub's call, on the boot stack, paging on, nothing else set up:
@@ -51,11 +67,25 @@ bool reloc_apply(uint8_t *image, uint64_t image_size, uint64_t new_base, uint64_
  * (0: it stays). The stub then jumps into the copy, loads its GDT, page
  * tables (arch_relocate_boot_tables) and stack, and calls xhv_main.
  */
-uword_t image_relocate(uint32_t magic, const struct multiboot_info *mbi);
+uword_t image_relocate(uint32_t magic, uint32_t mbi_addr);
 
-/* Where the image was loaded and how many places moved (both 0: not moved). */
-uword_t image_loaded_at(void);
-uint32_t image_moved_places(void);
+/* How it went, where the image was loaded and how many places moved. */
+enum reloc_status image_relocation(uword_t *loaded_at, uint32_t *places);
+
+/*
+ * After the jump: zeroes what is left of the original, which the guest
+ * gets as RAM (nothing may point there: a stale pointer reads zeros and
+ * fails loudly rather than reading what the guest wrote).
+ */
+void image_release_original(void);
+
+/*
+ * What the boot loader handed over that must survive the boot: the
+ * multiboot information, memory map, command line, module list, modules
+ * and their strings. Returns how many ranges it wrote to out (at most max).
+ */
+uint32_t multiboot_used_ranges(const struct multiboot_info *mbi, struct e820_range *out,
+                               uint32_t max);
 
 /* Per arch: points the copy's boot page tables at themselves (they point at the original). */
 void arch_relocate_boot_tables(uword_t delta);
