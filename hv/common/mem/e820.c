@@ -183,38 +183,6 @@ int e820_hide_range(struct e820_map *m, uint64_t base, uint64_t length) {
   return rebuild(m, &h);
 }
 
-bool e820_find_free(const struct e820_map *m, uint64_t size, uint64_t align, uint64_t limit,
-                    uint64_t *base) {
-  if (size == 0U || align == 0U || (align & (align - 1U)) != 0U) {
-    return false;
-  }
-  bool found = false;
-  uint64_t best = 0;
-  for (uint32_t i = 0; i < m->count; i++) {
-    const struct e820_entry *e = &m->entry[i];
-    if (e->type != E820_TYPE_USABLE) {
-      continue;
-    }
-    uint64_t top = entry_end(e);
-    if (top > limit) {
-      top = limit;
-    }
-    if (top < size) {
-      continue;
-    }
-    /* The highest aligned start that still ends by top. */
-    uint64_t start = (top - size) & ~(align - 1U);
-    if (start >= e->base && (!found || start > best)) {
-      best = start;
-      found = true;
-    }
-  }
-  if (found) {
-    *base = best;
-  }
-  return found;
-}
-
 /* The first range of `avoid` that [start, start + size) overlaps, or NULL. */
 static const struct e820_range *overlap(const struct e820_range *avoid, uint32_t n, uint64_t start,
                                         uint64_t size) {
@@ -265,6 +233,11 @@ bool e820_find_free_outside(const struct e820_map *m, uint64_t size, uint64_t al
     *base = best;
   }
   return found;
+}
+
+bool e820_find_free(const struct e820_map *m, uint64_t size, uint64_t align, uint64_t limit,
+                    uint64_t *base) {
+  return e820_find_free_outside(m, size, align, limit, NULL, 0, base);
 }
 
 uint32_t e820_type_at(const struct e820_map *m, uint64_t addr) {
