@@ -55,6 +55,7 @@ PC_RELATIVE = {
 }
 NONE = {(EM_X86_64, 0), (EM_386, 0)}
 
+
 class Error(Exception):
     pass
 
@@ -146,8 +147,9 @@ def read_value(elf, addr, kind):
 
 
 def build_table(elf):
-    """The table's entries, how many relocations move by themselves, and
-    (address, size) of xhv_reloc_table."""
+    """The table's entries (sorted by offset), how many relocations move by
+    themselves, (address, size) of xhv_reloc_table, and the image's start
+    and end."""
     symbols = elf.symbols()
     by_name = {name: (value, size) for name, value, size, _ in symbols}
     for name in ("__image_start", "__image_end", "xhv_reloc_table"):
