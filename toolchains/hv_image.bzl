@@ -9,7 +9,9 @@ _CPU = {
 }
 
 def hv_image(arch):
-    """Defines :xhv.elf in an hv/<arch> package.
+    """Defines :xhv.elf (target :xhv_image) in an hv/<arch> package: the
+    link (:xhv_linked.elf, relocations kept) with its own relocation table
+    filled in by reloc_table.py.
 
     The package holds only what differs by bitness: entry.S (multiboot entry
     and paging), paging.c (the host's map of physical memory beyond the boot
