@@ -50,9 +50,11 @@ DEBIAN_TITLES = {"debian11": "Debian 11", "debian12": "Debian 12"}
 
 def label(r):
     cpus = r.get("cpus") or 2
-    return "xhv %s / %s %s / pal_demo %s%s" % (
+    mem_mib = (r.get("replay") or {}).get("mem_mib") or 1024
+    return "xhv %s / %s %s / pal_demo %s%s%s" % (
         arch(r["hv"]), DEBIAN_TITLES.get(r.get("debian"), "Debian"), arch(r["guest"]),
-        arch(r["pal"]), "" if cpus == 2 else " / %d CPUs" % cpus)
+        arch(r["pal"]), "" if cpus == 2 else " / %d CPUs" % cpus,
+        "" if mem_mib == 1024 else " / %d GiB" % (mem_mib // 1024))
 
 
 def to_init(r):
