@@ -364,7 +364,8 @@ LEGACY_STRESS = "xhv.quiesce_rounds=2000 xhv.nmi_storm=20 xhv.nmi_device=200 xhv
 
 # The legacy tests' guests report an RCU stall after 5 s (the kernel's least
 # is 3, Debian's default 21): the hang is all a legacy test waits for, and
-# every emulated second of it costs Bochs some 4 s of wall time. A CPU that
+# every emulated second of it costs Bochs more than a second of wall time
+# (the PAL legacy test: 114 emulated s in 161 s). A CPU that
 # did not hang reports the one that did from its scheduler tick, so no CPU
 # may stop its tick when idle (nohz=off): a CPU idling tickless beside one
 # stuck in a quiesce reported nothing, and the run ran into its timeout.
