@@ -27,7 +27,7 @@
 #define HEAP_SIZE (16ULL * MIB)
 #define HEAP_ALIGN (2ULL * MIB)
 #define HEAP_LIMIT (1ULL << 32) /* the i386 image reaches only the low 4 GiB */
-#define HEAP_AVOID_MAX 40U
+#define HEAP_AVOID_MAX 66U /* the image, and room for 30 modules */
 #define DEFAULT_BOOT_DRIVE 0x80U
 #define MBR_SIZE 512U
 #define UART_PORTS 8U
@@ -124,7 +124,10 @@ static void reserve_memory(const struct multiboot_info *mbi) {
                           mbi->mmap_length) != E820_OK) {
     xhv_panic("boot: the boot loader passed no usable memory map");
   }
-  e820_normalize(&firmware_map);
+  if (e820_normalize(&firmware_map) != E820_OK) {
+    xhv_panic("boot: the boot loader's memory map has more pieces than xhv keeps (%u)",
+              E820_MAX_ENTRIES);
+  }
   print_map("firmware memory map", &firmware_map);
 
   uint64_t image_base = (uword_t)__image_start & ~(uint64_t)(PAGE_SIZE - 1U);
@@ -137,6 +140,10 @@ static void reserve_memory(const struct multiboot_info *mbi) {
   avoid[0].base = image_base;
   avoid[0].length = image_end - image_base;
   uint32_t n = 1U + multiboot_used_ranges(mbi, avoid + 1, HEAP_AVOID_MAX - 1U);
+  if (n > HEAP_AVOID_MAX) {
+    xhv_panic("boot: %u boot loader ranges (modules and their strings) to keep the heap off, "
+              "at most %u", n - 1U, HEAP_AVOID_MAX - 1U);
+  }
   uint64_t heap_base;
   if (!e820_find_free_outside(&firmware_map, HEAP_SIZE, HEAP_ALIGN, HEAP_LIMIT, avoid, n,
                               &heap_base)) {
@@ -316,12 +323,21 @@ void xhv_main(uint32_t magic, uint32_t mbi_addr) {
   uint32_t places;
   switch (image_relocation(&loaded_at, &places)) {
   case RELOC_MOVED:
-    image_release_original();
+    image_release_original((const struct multiboot_info *)(uword_t)mbi_addr);
     log_printf("boot: image moved from 0x%llx to 0x%llx (%u addresses in it moved along)\n",
                (unsigned long long)loaded_at, (unsigned long long)(uword_t)__image_start, places);
     break;
   case RELOC_NO_ROOM:
     log_printf("boot: image stays at 0x%llx (no free RAM for it higher up)\n",
+               (unsigned long long)(uword_t)__image_start);
+    break;
+  case RELOC_TOO_MANY_MODULES:
+    log_printf("boot: image stays at 0x%llx (more boot modules than it keeps clear of)\n",
+               (unsigned long long)(uword_t)__image_start);
+    break;
+  case RELOC_NO_MAP:
+    log_printf("boot: image stays at 0x%llx (the boot loader's memory map is missing or "
+               "unreadable)\n",
                (unsigned long long)(uword_t)__image_start);
     break;
   case RELOC_BAD_TABLE:
@@ -330,7 +346,7 @@ void xhv_main(uint32_t magic, uint32_t mbi_addr) {
     log_flush();
     cpu_halt_forever();
   default:
-    break; /* no memory map: said below */
+    break;
   }
   boot_info = (const struct multiboot_info *)(uword_t)mbi_addr;
   cpu_tables_init();

@@ -23,8 +23,10 @@
 #else
 #define XHV_RELOC_LIMIT 0x100000000ULL
 #endif
-/* The image and what multiboot_used_ranges finds, with room for the modules. */
-#define RELOC_AVOID_MAX 40U
+/* The image and what multiboot_used_ranges finds, with room for 30 modules. */
+#define RELOC_AVOID_MAX 66U
+/* How far past its end an address of the image may point (reloc.c). */
+#define RELOC_ADDEND_SLACK 0x10000ULL
 
 extern uint8_t __image_start[];
 extern uint8_t __image_end[];
@@ -45,14 +47,17 @@ enum reloc_status image_relocation(uword_t *at, uint32_t *places) {
   return status;
 }
 
+/* Appends [base, base + length) if there is room; counts it either way. */
 static uint32_t add(struct e820_range *out, uint32_t n, uint32_t max, uint64_t base,
                     uint64_t length) {
-  if (length != 0U && n < max) {
+  if (length == 0U) {
+    return n;
+  }
+  if (n < max) {
     out[n].base = base;
     out[n].length = length;
-    n++;
   }
-  return n;
+  return n + 1U;
 }
 
 uint32_t multiboot_used_ranges(const struct multiboot_info *mbi, struct e820_range *out,
@@ -106,8 +111,14 @@ uword_t image_relocate(uint32_t magic, uint32_t mbi_addr) {
   struct e820_range avoid[RELOC_AVOID_MAX];
   uint32_t n = add(avoid, 0, RELOC_AVOID_MAX, base, size);
   n += multiboot_used_ranges(mbi, avoid + n, RELOC_AVOID_MAX - n);
+  if (n > RELOC_AVOID_MAX) {
+    status = RELOC_TOO_MANY_MODULES;
+    return 0;
+  }
+  /* Room for the addends past the end (reloc.c) below the limit too. */
   uint64_t target;
-  if (!e820_find_free_outside(&map, size, RELOC_ALIGN, XHV_RELOC_LIMIT, avoid, n, &target) ||
+  if (!e820_find_free_outside(&map, size + RELOC_ADDEND_SLACK, RELOC_ALIGN, XHV_RELOC_LIMIT,
+                              avoid, n, &target) ||
       target <= base) {
     status = RELOC_NO_ROOM;
     return 0;
@@ -127,8 +138,31 @@ uword_t image_relocate(uint32_t magic, uint32_t mbi_addr) {
   return delta;
 }
 
-void image_release_original(void) {
-  if (status == RELOC_MOVED) {
-    memset((void *)loaded_at, 0, xhv_reloc_table.image_size);
+void image_release_original(const struct multiboot_info *mbi) {
+  if (status != RELOC_MOVED) {
+    return;
+  }
+  /*
+   * GRUB loads the image segment by segment; what it handed over may sit in
+   * a gap between two of them, inside [loaded_at, end): keep that.
+   */
+  struct e820_range keep[RELOC_AVOID_MAX];
+  uint32_t n = multiboot_used_ranges(mbi, keep, RELOC_AVOID_MAX);
+  n = n < RELOC_AVOID_MAX ? n : RELOC_AVOID_MAX; /* more were refused before the move */
+  uint64_t pos = loaded_at;
+  uint64_t end = loaded_at + (uint64_t)xhv_reloc_table.image_size;
+  while (pos < end) {
+    uint64_t stop = end;
+    uint64_t resume = end;
+    for (uint32_t i = 0; i < n; i++) {
+      uint64_t lo = keep[i].base;
+      uint64_t hi = keep[i].base + keep[i].length;
+      if (hi > pos && lo < stop) {
+        stop = lo > pos ? lo : pos;
+        resume = hi;
+      }
+    }
+    memset((void *)(uword_t)pos, 0, (size_t)(stop - pos));
+    pos = resume > stop ? resume : stop;
   }
 }

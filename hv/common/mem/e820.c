@@ -187,8 +187,11 @@ int e820_hide_range(struct e820_map *m, uint64_t base, uint64_t length) {
 static const struct e820_range *overlap(const struct e820_range *avoid, uint32_t n, uint64_t start,
                                         uint64_t size) {
   for (uint32_t i = 0; i < n; i++) {
-    if (avoid[i].length != 0U && start < avoid[i].base + avoid[i].length &&
-        avoid[i].base < start + size) {
+    uint64_t end = avoid[i].base + avoid[i].length;
+    if (end < avoid[i].base) {
+      end = UINT64_MAX; /* reaches past 2^64 - 1: ends there */
+    }
+    if (avoid[i].length != 0U && start < end && avoid[i].base < start + size) {
       return &avoid[i];
     }
   }

@@ -58,6 +58,7 @@ enum reloc_status {
   RELOC_MOVED,
   RELOC_NO_MAP,       /* no multiboot memory map: xhv_main stops on that */
   RELOC_NO_ROOM,      /* no free RAM for the image higher up: it stays */
+  RELOC_TOO_MANY_MODULES, /* more boot modules than it can keep clear of: it stays */
   RELOC_BAD_TABLE,    /* the image's relocation table is missing or wrong: a build bug */
 };
 
@@ -77,12 +78,13 @@ enum reloc_status image_relocation(uword_t *loaded_at, uint32_t *places);
  * gets as RAM (nothing may point there: a stale pointer reads zeros and
  * fails loudly rather than reading what the guest wrote).
  */
-void image_release_original(void);
+void image_release_original(const struct multiboot_info *mbi);
 
 /*
  * What the boot loader handed over that must survive the boot: the
  * multiboot information, memory map, command line, module list, modules
- * and their strings. Returns how many ranges it wrote to out (at most max).
+ * and their strings. Writes at most max ranges to out and returns how many
+ * there are (more than max: the rest did not fit).
  */
 uint32_t multiboot_used_ranges(const struct multiboot_info *mbi, struct e820_range *out,
                                uint32_t max);
