@@ -119,12 +119,11 @@ def firmware_ram_between(firmware, lo, hi):
     return sum(max(0, min(b, hi) - max(a, lo)) for a, b in firmware)
 
 
-def low_memory_hole(firmware, hidden, guest_ram):
-    """The first piece of the firmware's RAM below 1 GiB (and below the
-    hypervisor's memory) that the guest's map does not give it, or None:
-    xhv sits high, so the guest's low memory has no hole the firmware did
-    not make."""
-    limit = min([LOW_MEMORY] + [lo for lo, _ in hidden])
+def low_memory_hole(firmware, limit, guest_ram):
+    """The first piece of the firmware's RAM below `limit` (1 GiB, or the
+    hypervisor's memory if that is lower) that the guest's map does not give
+    it, or None: xhv sits high, so the guest's low memory has no hole the
+    firmware did not make."""
     for lo, hi in firmware:
         pos, hi = lo, min(hi, limit)
         while pos < hi:
@@ -400,13 +399,13 @@ def check_hv(com1, guest):
             HIGH_ROOM:
         return "the hypervisor's memory starts at %#x, in the guest's first GiB, with %d MiB " \
                "of RAM free for it above" % (lowest, HIGH_ROOM >> 20)
-    hole = low_memory_hole(firmware, ranges, guest_ram)
+    limit = min(LOW_MEMORY, lowest)
+    hole = low_memory_hole(firmware, limit, guest_ram)
     if hole:
         return "the guest's low memory has a hole the firmware's has not: [%#x, %#x) " \
                "(the hypervisor's memory is at %s)" % (
                    hole[0], hole[1], ", ".join("[%#x, %#x)" % r for r in ranges))
-    guest["low_memory"] = "whole below %#x (hypervisor memory from %#x)" % (
-        min(LOW_MEMORY, lowest), lowest)
+    guest["low_memory"] = "whole below %#x (hypervisor memory from %#x)" % (limit, lowest)
     probe = guest.get("devmem_hv_image", "")
     address = int(probe.split(":")[0], 16) if ":" in probe else None
     if address is None or not any(lo <= address < hi for lo, hi in ranges):
