@@ -27,7 +27,6 @@
 #define HEAP_SIZE (16ULL * MIB)
 #define HEAP_ALIGN (2ULL * MIB)
 #define HEAP_LIMIT (1ULL << 32) /* the i386 image reaches only the low 4 GiB */
-#define HEAP_AVOID_MAX 66U /* the image, and room for 30 modules */
 #define DEFAULT_BOOT_DRIVE 0x80U
 #define MBR_SIZE 512U
 #define UART_PORTS 8U
@@ -136,13 +135,11 @@ static void reserve_memory(const struct multiboot_info *mbi) {
    * The heap must not land on the image or on what GRUB handed over (the
    * guest kernel and initramfs, the multiboot information it reads later).
    */
-  struct e820_range avoid[HEAP_AVOID_MAX];
-  avoid[0].base = image_base;
-  avoid[0].length = image_end - image_base;
-  uint32_t n = 1U + multiboot_used_ranges(mbi, avoid + 1, HEAP_AVOID_MAX - 1U);
-  if (n > HEAP_AVOID_MAX) {
-    xhv_panic("boot: %u boot loader ranges (modules and their strings) to keep the heap off, "
-              "at most %u", n - 1U, HEAP_AVOID_MAX - 1U);
+  struct e820_range avoid[BOOT_RANGES_MAX];
+  uint32_t n = boot_ranges_in_use(mbi, image_base, image_end - image_base, avoid);
+  if (n > BOOT_RANGES_MAX) {
+    xhv_panic("boot: %u ranges (the image, modules and their strings) to keep the heap off, "
+              "at most %u", n, BOOT_RANGES_MAX);
   }
   uint64_t heap_base;
   if (!e820_find_free_outside(&firmware_map, HEAP_SIZE, HEAP_ALIGN, HEAP_LIMIT, avoid, n,

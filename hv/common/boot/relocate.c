@@ -23,8 +23,6 @@
 #else
 #define XHV_RELOC_LIMIT 0x100000000ULL
 #endif
-/* The image and what multiboot_used_ranges finds, with room for 30 modules. */
-#define RELOC_AVOID_MAX 66U
 /* How far past its end an address of the image may point (reloc.c). */
 #define RELOC_ADDEND_SLACK 0x10000ULL
 
@@ -60,9 +58,11 @@ static uint32_t add(struct e820_range *out, uint32_t n, uint32_t max, uint64_t b
   return n + 1U;
 }
 
-uint32_t multiboot_used_ranges(const struct multiboot_info *mbi, struct e820_range *out,
-                               uint32_t max) {
-  uint32_t n = add(out, 0, max, (uword_t)mbi, sizeof(*mbi));
+uint32_t boot_ranges_in_use(const struct multiboot_info *mbi, uint64_t image_base,
+                            uint64_t image_size, struct e820_range out[BOOT_RANGES_MAX]) {
+  const uint32_t max = BOOT_RANGES_MAX;
+  uint32_t n = add(out, 0, max, image_base, image_size);
+  n = add(out, n, max, (uword_t)mbi, sizeof(*mbi));
   if (mbi->flags & MULTIBOOT_INFO_MMAP) {
     n = add(out, n, max, mbi->mmap_addr, mbi->mmap_length);
   }
@@ -108,10 +108,9 @@ uword_t image_relocate(uint32_t magic, uint32_t mbi_addr) {
   }
   uword_t base = (uword_t)__image_start;
   uint64_t size = (uword_t)__image_end - base;
-  struct e820_range avoid[RELOC_AVOID_MAX];
-  uint32_t n = add(avoid, 0, RELOC_AVOID_MAX, base, size);
-  n += multiboot_used_ranges(mbi, avoid + n, RELOC_AVOID_MAX - n);
-  if (n > RELOC_AVOID_MAX) {
+  struct e820_range avoid[BOOT_RANGES_MAX];
+  uint32_t n = boot_ranges_in_use(mbi, base, size, avoid);
+  if (n > BOOT_RANGES_MAX) {
     status = RELOC_TOO_MANY_MODULES;
     return 0;
   }
@@ -144,13 +143,14 @@ void image_release_original(const struct multiboot_info *mbi) {
   }
   /*
    * GRUB loads the image segment by segment; what it handed over may sit in
-   * a gap between two of them, inside [loaded_at, end): keep that.
+   * a gap between two of them, inside [loaded_at, end): keep that (the
+   * image's range in the list is the copy's, elsewhere).
    */
-  struct e820_range keep[RELOC_AVOID_MAX];
-  uint32_t n = multiboot_used_ranges(mbi, keep, RELOC_AVOID_MAX);
-  n = n < RELOC_AVOID_MAX ? n : RELOC_AVOID_MAX; /* more were refused before the move */
   uint64_t pos = loaded_at;
   uint64_t end = loaded_at + (uint64_t)xhv_reloc_table.image_size;
+  struct e820_range keep[BOOT_RANGES_MAX];
+  uint32_t n = boot_ranges_in_use(mbi, (uword_t)__image_start, xhv_reloc_table.image_size, keep);
+  n = n < BOOT_RANGES_MAX ? n : BOOT_RANGES_MAX; /* more were refused before the move */
   while (pos < end) {
     uint64_t stop = end;
     uint64_t resume = end;

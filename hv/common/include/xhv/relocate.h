@@ -80,14 +80,18 @@ enum reloc_status image_relocation(uword_t *loaded_at, uint32_t *places);
  */
 void image_release_original(const struct multiboot_info *mbi);
 
+/* The most ranges boot_ranges_in_use writes: the image, and room for 30 modules. */
+#define BOOT_RANGES_MAX 66U
+
 /*
- * What the boot loader handed over that must survive the boot: the
- * multiboot information, memory map, command line, module list, modules
- * and their strings. Writes at most max ranges to out and returns how many
- * there are (more than max: the rest did not fit).
+ * What must survive the boot: [image_base, image_base + image_size) and
+ * what the boot loader handed over (the multiboot information, memory map,
+ * command line, module list, modules and their strings). Writes at most
+ * BOOT_RANGES_MAX ranges to out and returns how many there are (more than
+ * BOOT_RANGES_MAX: the rest did not fit).
  */
-uint32_t multiboot_used_ranges(const struct multiboot_info *mbi, struct e820_range *out,
-                               uint32_t max);
+uint32_t boot_ranges_in_use(const struct multiboot_info *mbi, uint64_t image_base,
+                            uint64_t image_size, struct e820_range out[BOOT_RANGES_MAX]);
 
 /* Per arch: points the copy's boot page tables at themselves (they point at the original). */
 void arch_relocate_boot_tables(uword_t delta);
