@@ -240,10 +240,13 @@ GUEST_HOTPLUG = re.compile(r"^(\d+) rounds")
 
 
 PAL_DATA_GPA = re.compile(r"gpa (0x[0-9a-f]+)")
+HV_TEMPORARY_MAPS = re.compile(r"^paging: temporary mappings=(\d+)")
 
 
-def check_pal_above_4g(cell, guest):
-    """A guest with RAM above 4 GiB shows its PAL's DATA page there (isolation's line)."""
+def check_pal_above_4g(cell, guest, com1):
+    """A guest with RAM above 4 GiB shows its PAL's DATA page there
+    (isolation's line); the i386 image, which has no lasting map of that
+    memory, says it reached it through its temporary mappings."""
     if not cell.get("pal_above_4g"):
         return None
     m = PAL_DATA_GPA.search(guest.get("isolation_pal_data", ""))
@@ -252,6 +255,10 @@ def check_pal_above_4g(cell, guest):
     if int(m.group(1), 16) < 1 << 32:
         return "the PAL's DATA page is at %s, below 4 GiB: the cell shows nothing of memory " \
                "above it" % m.group(1)
+    maps = next((int(m.group(1)) for m in map(HV_TEMPORARY_MAPS.search, com1) if m), None)
+    if cell["hv"] == "x86" and not maps:
+        return "the i386 image made no temporary mapping (%s): it never touched the PAL's " \
+               "pages above 4 GiB" % ("no count in its log" if maps is None else "0")
     return None
 
 
@@ -528,6 +535,26 @@ def verdict(expected):
     return check
 
 
+def kcore_direct_map(v, ctx):
+    """isolation's kcore attack on a PAL frame: "zeros" through the kernel's
+    direct map; or, for a frame no 32-bit kernel has in its direct map (at or
+    above 4 GiB), "no_direct_map", with the kernel's temporary mapping of it
+    (the /proc/self/mem read) finding nothing but zeros."""
+    word = v.split()[:1]
+    if word == ["zeros"]:
+        return None
+    if word != ["no_direct_map"]:
+        return "is %r, not zeros" % v
+    fields = dict(f.split("=", 1) for f in v.split() if "=" in f)
+    frame = int(fields["frame"], 16) if re.fullmatch(r"0x[0-9a-f]+", fields.get("frame", "")) \
+        else None
+    if ctx.cell.get("guest") != "x86" or frame is None or frame < 1 << 32:
+        return "is %r: only a 32-bit guest's frame above 4 GiB is outside the direct map" % v
+    if fields.get("nonzero_words") != "0":
+        return "is %r: the kernel's temporary mapping of the frame read more than zeros" % v
+    return None
+
+
 def joined(check):
     """A check of all a key's values at once, "; "-joined in print order."""
     check.joined = True
@@ -639,7 +666,7 @@ EVIDENCE = {
         ("redteam_dr7_in_pal", verdict("not_hit")),        # the OS's breakpoints in PAL code
         ("redteam_fpu_state", verdict("intact")),          # x87/SSE/AVX across PALs
         ("redteam_lent_page_write", verdict("revoked")),   # another CPU writes a running PAL's page
-        ("redteam_kcore_direct_map", verdict("zeros")),    # the kernel's direct map of a PAL frame
+        ("redteam_kcore_direct_map", kcore_direct_map),    # the kernel's direct map of a PAL frame
         ("redteam_com1_forgery", verdict("dropped")),      # forged hypervisor log lines on COM1
         # the ring-0 stage, booted in the kernel's place (rt_kexec)
         ("redteam_ring0_stage", verdict("started")),
@@ -819,7 +846,7 @@ def _first_problem(cell, result, ev, com1):
         if problem:
             return problem
     if cell["pal"] != "none" and cell["hv"] != "none":
-        problem = check_pal(com1) or check_pal_above_4g(cell, guest) or check_hotplug(
+        problem = check_pal(com1) or check_pal_above_4g(cell, guest, com1) or check_hotplug(
             guest, com1, int(guest.get("cpus_online", "0") or 0)) or check_com1_forgery(
             guest, com1, xhv_run.read_lines(result["com1"]))
         if problem:

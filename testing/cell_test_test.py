@@ -535,6 +535,41 @@ class HighMemoryTest(JudgeCase):
                            "XHV-GUEST: isolation_pal_data=0x7f00 gpa 0x3a3f1000\n"
                            "XHV-GUEST: isolation=ok")
         self.assertFails(self.HIGH, PAL_LOG, com2, "below 4 GiB")
+
+    KCORE = "redteam_kcore_direct_map=zeros frame=0x3d000000 nonzero_words=0 secret_words=0"
+
+    def high_frame(self, line):
+        return PAL.replace("XHV-GUEST: isolation=ok",
+                           "XHV-GUEST: isolation_pal_data=0xb7f00000 gpa 0x16a3f1000\n"
+                           "XHV-GUEST: isolation=ok").replace(self.KCORE, line)
+
+    def test_a_32_bit_guests_frame_above_4_gib_is_attacked_through_its_temporary_mapping(self):
+        com2 = self.high_frame("redteam_kcore_direct_map=no_direct_map frame=0x16a3f1000 "
+                               "kmap_read=proc_mem nonzero_words=0 secret_words=0")
+        passed, reason, _ = self.judge(dict(self.HIGH, guest="x86"), PAL_LOG, com2)
+        self.assertTrue(passed, reason)
+
+    def test_no_direct_map_is_no_excuse_for_a_64_bit_guest_or_a_low_frame(self):
+        com2 = self.high_frame("redteam_kcore_direct_map=no_direct_map frame=0x16a3f1000 "
+                               "kmap_read=proc_mem nonzero_words=0 secret_words=0")
+        self.assertFails(dict(self.HIGH, guest="x86_64"), PAL_LOG, com2, "outside the direct map")
+        low = self.high_frame("redteam_kcore_direct_map=no_direct_map frame=0x3d000000 "
+                              "kmap_read=proc_mem nonzero_words=0 secret_words=0")
+        self.assertFails(dict(self.HIGH, guest="x86"), PAL_LOG, low, "outside the direct map")
+
+    def test_the_i386_image_must_have_reached_them_through_its_temporary_mappings(self):
+        com2 = self.high_frame("redteam_kcore_direct_map=no_direct_map frame=0x16a3f1000 "
+                               "kmap_read=proc_mem nonzero_words=0 secret_words=0")
+        i386 = dict(self.HIGH, hv="x86", guest="x86")
+        self.assertFails(i386, PAL_LOG, com2, "no count in its log")
+        self.assertFails(i386, PAL_LOG + "paging: temporary mappings=0\n", com2, "(0)")
+        passed, reason, _ = self.judge(i386, PAL_LOG + "paging: temporary mappings=4411\n", com2)
+        self.assertTrue(passed, reason)
+
+    def test_a_temporary_mapping_that_reads_more_than_zeros_fails(self):
+        com2 = self.high_frame("redteam_kcore_direct_map=no_direct_map frame=0x16a3f1000 "
+                               "kmap_read=proc_mem nonzero_words=3 secret_words=0")
+        self.assertFails(dict(self.HIGH, guest="x86"), PAL_LOG, com2, "more than zeros")
         self.assertFails(self.HIGH, PAL_LOG, PAL, "isolation_pal_data")
 
 

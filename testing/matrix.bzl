@@ -236,12 +236,13 @@ def _fuzz_seed(disk):
     h = hash(disk)
     return (h if h >= 0 else -h) % 1000000007 + 1
 
-def _guest_cmdline(debian, guest, cpus):
+def _guest_cmdline(debian, guest, cpus, highmem = False):
     """The kernel command line of a guest disk: GUEST_CMDLINE and what varies."""
     return GUEST_CMDLINE + " xhv.expect_cpus={}".format(cpus) + (
         # No highmem: every user page is then in the i386 kernel's direct
-        # map, which the red team reads through /proc/kcore.
-        " highmem=0" if guest == "x86" else ""
+        # map, which the red team reads through /proc/kcore. The high-memory
+        # cells keep it: memory above 4 GiB is highmem to an i386 kernel.
+        " highmem=0" if guest == "x86" and not highmem else ""
     ) + (
         # Linux 5.10's ACPI idle driver parks a CPU taken offline with
         # interrupts on (sti; hlt), which xhv cannot tell from an idle CPU;
@@ -420,30 +421,50 @@ def _legacy_quiesce_test():
         extra_args = ["--expect-failure=quiesce_hang"],
     )
 
-# A PAL cell with guest RAM above 4 GiB (Bochs backs 2 GiB of it, which the
-# guest does not exceed): its PALs' pages must be there (the judge checks the
-# DATA page's guest-physical address), and everything else as in any PAL cell.
+# PAL cells with guest RAM above 4 GiB (Bochs backs 2 GiB of it, which the
+# guest does not exceed): their PALs' pages must be there (the judge checks
+# the DATA page's guest-physical address), and everything else as in any PAL
+# cell. The i386 image reaches those pages through its temporary mappings
+# (hv/x86/paging.c), the x86_64 image through its identity map.
 HIGH_MEMORY_MIB = 6144
+HIGH_MEMORY_ROWS = [
+    # hv      Debian      guest     pal
+    ("x86_64", "debian12", "x86_64", "x86_64"),
+    ("x86", "debian12", "x86", "x86"),
+]
 
-def _high_memory_test():
-    name = cell_name("x86_64", "debian12", "x86_64", "x86_64", "pvh", "bochs") \
-        .replace("_pvh_", "_pvh_mem6g_")
-    _cell_test(
-        name,
-        "x86_64",
-        "debian12",
-        "x86_64",
-        "x86_64",
-        "pvh",
-        "bochs",
-        [
-            ":" + _hv_disk_name("x86_64", "pal", "pvh"),
-            ":guest_disk_" + _guest_disk_name("debian12", "x86_64", "x86_64", "pvh"),
-        ],
-        extra_args = ["--mem-mib=%d" % HIGH_MEMORY_MIB, "--pal-above-4g"],
-        tags = ["matrix"],
-    )
-    return ":" + name
+def _high_memory_tests():
+    tests = []
+    for i, (hv, debian, guest, pal) in enumerate(HIGH_MEMORY_ROWS):
+        name = cell_name(hv, debian, guest, pal, "pvh", "bochs").replace("_pvh_", "_pvh_mem6g_")
+        disk = "guest_disk_" + _guest_disk_name(debian, guest, pal, "pvh") + "_highmem"
+        pvh_guest_disk(
+            name = disk,
+            title = "{} {}".format(DEBIAN_TITLES[debian], guest),
+            cmdline = _guest_cmdline(debian, guest, 2, highmem = True) +
+                      " xhv.fuzz_seed=%d" % _fuzz_seed(disk),
+            initramfs = ":initramfs_" + _guest_disk_name(debian, guest, pal, "grub"),
+            cmdline_flags = STRESS_FLAGS,
+            vmlinux = debian_guest_label(debian, guest, "vmlinux"),
+            volume_id = "4755fd" + ("0" + str(i))[-2:],
+        )
+        _cell_test(
+            name,
+            hv,
+            debian,
+            guest,
+            pal,
+            "pvh",
+            "bochs",
+            [
+                ":" + _hv_disk_name(hv, "pal", "pvh"),
+                ":" + disk,
+            ],
+            extra_args = ["--mem-mib=%d" % HIGH_MEMORY_MIB, "--pal-above-4g"],
+            tags = ["matrix"],
+        )
+        tests.append(":" + name)
+    return tests
 
 # Resets with a PAL registered (testing/cells/reset.sh): the guest resets the
 # machine the way `via` names, Bochs stops at the reset vector, and the runner
@@ -515,7 +536,7 @@ def matrix_cells(hv_arches):
             _cell_test(kvm, hv, debian, guest, pal, boot, "qemu-kvm", disks,
                        tags = ["manual", "matrix_kvm"], cpus = cpus)
             kvm_tests.append(":" + kvm)
-    tests.append(_high_memory_test())
+    tests += _high_memory_tests()
     tests += _reset_tests()
     for hv, debian, guest, pal, boot, emulator, cpus in LARGE_SMP_ROWS:
         _cell_test(

@@ -8,6 +8,11 @@
  *   - through /proc/self/mem (the guest kernel copies the page for us);
  *   - as root through /proc/kcore, the kernel's own direct map of the frame
  *     /proc/self/pagemap names (the red-team attack redteam_kcore_direct_map).
+ *     A 32-bit kernel with highmem has no lasting mapping of its high
+ *     frames (any above 4 GiB, say): kcore has no segment for them, and the
+ *     kernel reaches such a frame only through a temporary mapping (kmap),
+ *     which is how it serves the /proc/self/mem read. For such a frame that
+ *     read is the attack, and must find nothing but zeros.
  * Each read path is first proven on a page this process owns, filled with a
  * pattern of its own: the read must succeed and find it. Then the read of
  * the PAL's page must succeed too (a refusal proves nothing, and fails the
@@ -114,6 +119,51 @@ static bool read_kcore(uint64_t gpa, uintptr_t *out, uint64_t *vaddr) {
   return got == (ssize_t)PAGE_BYTES;
 }
 
+/*
+ * Whether the kernel keeps `gpa` in its direct map: /proc/kcore has a RAM
+ * segment for it. Exits with a FAIL when kcore cannot be read at all (that
+ * is a refusal, not an answer).
+ */
+static bool in_direct_map(uint64_t gpa) {
+  unsigned char ident[EI_NIDENT];
+  uint64_t va = 0;
+  int fd = open("/proc/kcore", O_RDONLY);
+  if (fd < 0 || gpa == 0 || pread(fd, ident, sizeof(ident), 0) != (ssize_t)sizeof(ident) ||
+      memcmp(ident, ELFMAG, SELFMAG) != 0) {
+    printf("XHV-RESULT: FAIL isolation: /proc/kcore cannot be read (or no frame for gpa 0x%llx)\n",
+           (unsigned long long)gpa);
+    exit(1);
+  }
+  bool mapped = kcore_offset(fd, gpa, &va) >= 0;
+  close(fd);
+  return mapped;
+}
+
+static unsigned nonzero_words(const uintptr_t *words) {
+  unsigned n = 0;
+  for (uintptr_t i = 0; i < WORDS; i++) {
+    n += words[i] != 0U;
+  }
+  return n;
+}
+
+/* Unregisters by hand (unregister_pal would unmap the page before we look): the page is zero. */
+static int unregister_and_check(const struct pal_handle *pal, const uintptr_t *data) {
+  uintptr_t ret = tv_vmcall(TV_HC_UNREG, pal->entry, 0, 0, 0);
+  if (ret != 0U) {
+    printf("XHV-RESULT: FAIL isolation: TV_HC_UNREG returned 0x%" PRIxPTR "\n", ret);
+    return 1;
+  }
+  unsigned nonzero = nonzero_words(data);
+  printf("XHV-GUEST: isolation_after_unregister=%u nonzero words of %u\n", nonzero,
+         (unsigned)WORDS);
+  if (nonzero) {
+    return fail("the DATA page was not scrubbed on unregister");
+  }
+  printf("XHV-GUEST: isolation=ok\n");
+  return 0;
+}
+
 int main(void) {
   tv_require_present();
   struct tv_pal_params params = {3, 0, {{TV_PAL_ARG_INTEGER, 0, 0}, {TV_PAL_ARG_INTEGER, 0, 0},
@@ -133,14 +183,21 @@ int main(void) {
                 "nothing");
   }
   uint64_t own_gpa = gpa_of(own), own_va = 0;
-  if (!read_kcore(own_gpa, copy, &own_va) || matches(copy, MINE) != WORDS) {
+  bool own_direct = in_direct_map(own_gpa);
+  if (own_direct && (!read_kcore(own_gpa, copy, &own_va) || matches(copy, MINE) != WORDS)) {
     printf("XHV-GUEST: isolation_kcore_control=gpa 0x%llx\n", (unsigned long long)own_gpa);
     return fail("/proc/kcore does not read this process's own frame through the direct map: "
                 "the check would prove nothing");
   }
-  printf("XHV-GUEST: isolation_controls=proc_mem and kcore read our own page (gpa 0x%llx at "
-         "0x%llx)\n",
-         (unsigned long long)own_gpa, (unsigned long long)own_va);
+  if (own_direct) {
+    printf("XHV-GUEST: isolation_controls=proc_mem and kcore read our own page (gpa 0x%llx at "
+           "0x%llx)\n",
+           (unsigned long long)own_gpa, (unsigned long long)own_va);
+  } else {
+    printf("XHV-GUEST: isolation_controls=proc_mem read our own page (gpa 0x%llx, outside the "
+           "kernel's direct map: no kcore control)\n",
+           (unsigned long long)own_gpa);
+  }
 
   struct pal_handle pal;
   register_pal(&pal, &params, (uintptr_t)pal_stash, (uintptr_t)begin_pal_c, (uintptr_t)end_pal_c,
@@ -170,21 +227,34 @@ int main(void) {
     return fail("/proc/self/mem refused the PAL's page: nothing shown");
   }
   n = matches(copy, SECRET);
+  unsigned nonzero = nonzero_words(copy);
   printf("XHV-GUEST: isolation_proc_mem_read=%u secret words of %u\n", n, (unsigned)WORDS);
   if (n) {
     return fail("/proc/self/mem read the PAL's secret");
   }
 
   uint64_t va = 0;
+  if (!in_direct_map(gpa)) {
+    printf("XHV-GUEST: isolation_kcore_read=none: gpa 0x%llx is outside the kernel's direct map\n",
+           (unsigned long long)gpa);
+    printf("XHV-GUEST: redteam_kcore_direct_map=no_direct_map frame=0x%llx kmap_read=proc_mem "
+           "nonzero_words=%u secret_words=0 control_frame=0x%llx control_read=ok\n",
+           (unsigned long long)gpa, nonzero, (unsigned long long)own_gpa);
+    if (nonzero) {
+      return fail("the kernel's temporary mapping of the PAL's frame read bytes other than zeros");
+    }
+    return unregister_and_check(&pal, data);
+  }
+  if (!own_direct) {
+    return fail("the PAL's frame is in the kernel's direct map, but our own was not: no control "
+                "for the kcore read");
+  }
   if (!read_kcore(gpa, copy, &va)) {
     printf("XHV-GUEST: isolation_kcore_read=refused (gpa 0x%llx)\n", (unsigned long long)gpa);
     return fail("/proc/kcore refused the PAL's frame: nothing shown");
   }
   n = matches(copy, SECRET);
-  unsigned nonzero = 0;
-  for (uintptr_t i = 0; i < WORDS; i++) {
-    nonzero += copy[i] != 0U;
-  }
+  nonzero = nonzero_words(copy);
   printf("XHV-GUEST: isolation_kcore_read=%u secret words of %u\n", n, (unsigned)WORDS);
   if (n) {
     return fail("/proc/kcore read the PAL's secret through the kernel's direct map");
@@ -197,22 +267,5 @@ int main(void) {
   if (nonzero) {
     return fail("/proc/kcore read bytes other than zeros in the PAL's frame");
   }
-
-  /* Unregister by hand: unregister_pal would unmap the page before we look. */
-  uintptr_t ret = tv_vmcall(TV_HC_UNREG, pal.entry, 0, 0, 0);
-  if (ret != 0U) {
-    printf("XHV-RESULT: FAIL isolation: TV_HC_UNREG returned 0x%" PRIxPTR "\n", ret);
-    return 1;
-  }
-  nonzero = 0;
-  for (uintptr_t i = 0; i < WORDS; i++) {
-    nonzero += data[i] != 0U;
-  }
-  printf("XHV-GUEST: isolation_after_unregister=%u nonzero words of %u\n", nonzero,
-         (unsigned)WORDS);
-  if (nonzero) {
-    return fail("the DATA page was not scrubbed on unregister");
-  }
-  printf("XHV-GUEST: isolation=ok\n");
-  return 0;
+  return unregister_and_check(&pal, data);
 }

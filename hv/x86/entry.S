@@ -94,6 +94,7 @@ gdt_ptr:
         .global boot_pdpt
 boot_pdpt:
         .skip   4096
+        .global boot_pd
 boot_pd:
         .skip   4 * 4096
 boot_stack:

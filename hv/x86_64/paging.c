@@ -57,6 +57,18 @@ uint64_t cpu_map_phys(uint64_t top) {
   return mapped;
 }
 
+/* All the x86_64 image reaches is identity-mapped: no temporary mappings. */
+void *cpu_phys_map(uint64_t pa, uint32_t len) {
+  if (len == 0U || len > PAGE_SIZE - (pa & (PAGE_SIZE - 1U))) {
+    return 0;
+  }
+  return cpu_phys_ptr(pa, len);
+}
+
+void cpu_phys_unmap(void *p) { (void)p; }
+
+uint64_t cpu_phys_temporary_maps(void) { return 0; }
+
 extern uint64_t boot_pml4[PDPT_ENTRIES];
 
 /* The copy's PML4 entry and its first PDPTEs (entry.S) name the original's tables. */

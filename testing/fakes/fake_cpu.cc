@@ -2,6 +2,7 @@
 // Host implementation of xhv/cpu_ops.h backed by xhv_fake::FakeCpu.
 #include "testing/fakes/fake_cpu.h"
 
+#include <algorithm>
 #include <cstdarg>
 #include <cstdio>
 #include <cstdlib>
@@ -60,7 +61,50 @@ void *cpu_phys_ptr(uint64_t pa, uint64_t len) {
   if (pa > m.size() || len > m.size() - pa) {
     return nullptr;
   }
+  if (pa < cpu().high_end && pa + len > cpu().high_start) {
+    return nullptr;  // beyond the identity map
+  }
   return m.data() + pa;
+}
+
+static constexpr uint64_t kPage = 4096;
+
+void *cpu_phys_map(uint64_t pa, uint32_t len) {
+  auto &c = cpu();
+  if (len == 0 || (pa & (kPage - 1)) + len > kPage) {
+    return nullptr;
+  }
+  if (void *p = cpu_phys_ptr(pa, len)) {
+    return p;
+  }
+  uint64_t page = pa & ~(kPage - 1);
+  if (page >= c.phys.size() || c.phys.size() - page < kPage) {
+    return nullptr;
+  }
+  if (c.window_mapped) {
+    std::fprintf(stderr, "fake cpu: cpu_phys_map of 0x%llx while 0x%llx is still mapped\n",
+                 static_cast<unsigned long long>(pa), static_cast<unsigned long long>(c.window_pa));
+    std::abort();
+  }
+  c.window.assign(c.phys.begin() + page, c.phys.begin() + page + kPage);
+  c.window_pa = page;
+  c.window_mapped = true;
+  c.window_maps++;
+  return c.window.data() + (pa - page);
+}
+
+uint64_t cpu_phys_temporary_maps(void) { return static_cast<uint64_t>(cpu().window_maps); }
+
+void cpu_phys_unmap(void *p) {
+  auto &c = cpu();
+  auto at = reinterpret_cast<uintptr_t>(p);
+  auto start = reinterpret_cast<uintptr_t>(c.window.data());
+  if (!c.window_mapped || at < start || at - start >= c.window.size()) {
+    return;  // an identity pointer (or NULL): nothing to end
+  }
+  std::copy(c.window.begin(), c.window.end(), c.phys.begin() + c.window_pa);
+  std::fill(c.window.begin(), c.window.end(), 0xCC);
+  c.window_mapped = false;
 }
 
 uword_t cpu_read_cr2(void) { return cpu().cr2; }

@@ -36,6 +36,16 @@ struct FakeCpu {
   // Physical memory behind cpu_phys_ptr: [0, phys.size()), empty until a
   // test sizes it (phys.assign(bytes, 0)); ranges beyond it have no pointer.
   std::vector<uint8_t> phys;
+  // [high_start, high_end) of it plays the i386 image's memory above 4 GiB:
+  // cpu_phys_ptr has no pointer into it, and cpu_phys_map reaches a page
+  // there only through the one temporary mapping, a copy that cpu_phys_unmap
+  // writes back and then poisons (so a pointer used after its unmap reads
+  // garbage, and a write through it is lost).
+  uint64_t high_start = 0, high_end = 0;
+  std::vector<uint8_t> window;       // the mapped page's bytes while mapped
+  uint64_t window_pa = 0;            // the page it holds
+  bool window_mapped = false;
+  int window_maps = 0;               // cpu_phys_map calls that used it
   uint64_t tsc = 0;
   int halts = 0;
   int wbinvds = 0;  // cpu_wbinvd() calls

@@ -216,7 +216,7 @@ static void bsp_main(struct cpu *cpu) {
     guest.boot_drive = parse_boot_drive(cmdline);
   }
   reserve_memory(mbi);
-  log_printf("paging: physical memory reachable up to 0x%llx\n",
+  log_printf("paging: identity map of physical memory up to 0x%llx\n",
              (unsigned long long)cpu_map_phys(guest.map_top));
   if (direct) {
     /* The kernel goes into guest RAM and gets the map that hides xhv: no INT 15h hook. */

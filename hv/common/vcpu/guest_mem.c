@@ -4,6 +4,7 @@
 
 #include "xhv/cpu_ops.h"
 #include "xhv/guest.h"
+#include "xhv/panic.h"
 #include "xhv/string.h"
 
 #define PAGE_BYTES 0x1000ULL
@@ -31,18 +32,15 @@ bool guest_mem_is_ram(uint64_t gpa, uint64_t len) {
   return false;
 }
 
-/* One piece of an access inside one page: may it be made, and where is it in the host? */
-static uint8_t *piece(const struct ept *view, uint64_t gpa, uint32_t len, uint32_t access) {
+/* May one piece of an access, inside one page, be made? */
+static bool piece_allowed(const struct ept *view, uint64_t gpa, uint32_t len, uint32_t access) {
   const struct ept *e = view ? view : guest_ept();
   uint32_t prot = 0;
   uint64_t page = gpa & PAGE_MASK;
   if (ept_lookup(e, page, &prot, 0, 0) != page) {
-    return 0; /* not present, or backed by another page (a zero page, say) */
+    return false; /* not present, or backed by another page (a zero page, say) */
   }
-  if (view == 0 ? prot != EPT_RWX || !guest_mem_is_ram(gpa, len) : (prot & access) != access) {
-    return 0;
-  }
-  return cpu_phys_ptr(gpa, len);
+  return view == 0 ? prot == EPT_RWX && guest_mem_is_ram(gpa, len) : (prot & access) == access;
 }
 
 static uint32_t piece_len(uint64_t gpa, uint64_t left) {
@@ -50,13 +48,16 @@ static uint32_t piece_len(uint64_t gpa, uint64_t left) {
   return (uint32_t)(left < room ? left : room);
 }
 
-bool guest_mem_reachable(const struct ept *view, uint64_t gpa, uint64_t len, uint32_t access) {
+/* Every piece allowed, and (the pages being gpa = hpa) reachable by the hypervisor. */
+static bool range_allowed(const struct ept *view, uint64_t gpa, uint64_t len, uint32_t access) {
   if (len == 0U || gpa + len < gpa) {
     return false;
   }
   while (len != 0U) {
     uint32_t n = piece_len(gpa, len);
-    if (piece(view, gpa, n, access) == 0) {
+    void *p = piece_allowed(view, gpa, n, access) ? cpu_phys_map(gpa, n) : 0;
+    cpu_phys_unmap(p);
+    if (p == 0) {
       return false;
     }
     gpa += n;
@@ -65,33 +66,30 @@ bool guest_mem_reachable(const struct ept *view, uint64_t gpa, uint64_t len, uin
   return true;
 }
 
-/* The pieces an access of up to this many pages is checked once for; longer ones twice. */
-#define FAST_PIECES 2U
+bool guest_mem_reachable(const struct ept *view, uint64_t gpa, uint64_t len, uint32_t access) {
+  return range_allowed(view, gpa, len, access);
+}
 
-/* Copies (buf non-NULL) or fills with `value`; checks every page before touching any. */
+/*
+ * Copies (buf non-NULL) or fills with `value`. Every page is checked before
+ * any is touched; then each is mapped, copied and unmapped in turn (above
+ * the i386 image's 4 GiB there is one temporary mapping per CPU).
+ */
 static bool access_range(const struct ept *view, uint64_t gpa, uint8_t *buf, uint8_t value,
                          uint32_t len, bool write) {
-  uint32_t access = write ? EPT_WRITE : EPT_READ;
-  uint8_t *host[FAST_PIECES];
-  uint32_t pieces = 0;
   if (len == 0U) {
     return true;
   }
-  for (uint64_t at = gpa, left = len; left != 0U; pieces++) {
-    uint32_t n = piece_len(at, left);
-    uint8_t *p = piece(view, at, n, access);
-    if (p == 0 || at + n < at) {
-      return false;
-    }
-    if (pieces < FAST_PIECES) {
-      host[pieces] = p;
-    }
-    at += n;
-    left -= n;
+  if (!range_allowed(view, gpa, len, write ? EPT_WRITE : EPT_READ)) {
+    return false;
   }
-  for (uint32_t i = 0; len != 0U; i++) {
+  while (len != 0U) {
     uint32_t n = piece_len(gpa, len);
-    uint8_t *p = pieces <= FAST_PIECES ? host[i] : piece(view, gpa, n, access);
+    uint8_t *p = cpu_phys_map(gpa, n);
+    if (p == 0) {
+      /* It was reachable a moment ago, and nothing unmaps guest RAM from the hypervisor. */
+      xhv_panic("guest_mem: page 0x%llx no longer reachable", (unsigned long long)gpa);
+    }
     if (!write) {
       memcpy(buf, p, n);
     } else if (buf) {
@@ -99,6 +97,7 @@ static bool access_range(const struct ept *view, uint64_t gpa, uint8_t *buf, uin
     } else {
       memset(p, value, n);
     }
+    cpu_phys_unmap(p);
     gpa += n;
     len -= n;
     if (buf) {

@@ -635,6 +635,8 @@ void vmexit_print_summary(void) {
   log_printf("quiesce: rounds=%llu\n", (unsigned long long)quiesce_rounds());
   log_printf("serial: guest writes to the hypervisor's UART dropped=%u\n",
              guest_io_uart_writes_dropped());
+  log_printf("paging: temporary mappings=%llu\n",
+             (unsigned long long)cpu_phys_temporary_maps());
   for (uint32_t i = 0; i < smp_cpu_count(); i++) {
     const struct cpu *c = cpu_by_index(i);
     log_printf("nmi: cpu=%u guest=%u injected=%u merged=%u owed=%u parks=%u\n", i,

@@ -5,6 +5,7 @@
 
 #include <cstring>
 #include <string>
+#include <vector>
 
 #include "gtest/gtest.h"
 #include "testing/fakes/fake_cpu.h"
@@ -327,6 +328,45 @@ TEST_F(VmexitTest, AccessorRefusesHiddenLentAndNonRamFrames) {
   uint8_t back[8] = {};
   EXPECT_TRUE(guest_mem_read(nullptr, 0x5000, back, sizeof(back)));
   EXPECT_EQ(std::memcmp(buf, back, sizeof(buf)), 0);
+}
+
+// Above the i386 image's 4 GiB (here: [4 MiB, 8 MiB) of the fake) there is
+// no identity map: each page of an access is mapped, copied and unmapped in
+// turn through the CPU's one temporary mapping.
+TEST_F(VmexitTest, GuestMemoryBeyondTheIdentityMapIsReachedOnePageAtATime) {
+  cpu().high_start = 0x400000;
+  cpu().high_end = 0x800000;
+  std::vector<uint8_t> data(0x2010);
+  for (size_t i = 0; i < data.size(); i++) {
+    data[i] = static_cast<uint8_t>(i * 7 + 1);
+  }
+  constexpr uint64_t kGpa = 0x400FF0;  // three pages: 0x10 bytes, then two whole ones
+  ASSERT_TRUE(guest_mem_write(nullptr, kGpa, data.data(), static_cast<uint32_t>(data.size())));
+  EXPECT_FALSE(cpu().window_mapped) << "every mapping ended";
+  EXPECT_EQ(std::memcmp(&cpu().phys[kGpa], data.data(), data.size()), 0) << "in RAM, not a copy";
+  int maps = cpu().window_maps;
+  EXPECT_GE(maps, 3);
+  std::vector<uint8_t> back(data.size());
+  ASSERT_TRUE(guest_mem_read(nullptr, kGpa, back.data(), static_cast<uint32_t>(back.size())));
+  EXPECT_EQ(back, data);
+  ASSERT_TRUE(guest_mem_fill(nullptr, kGpa + 0x10, 0, 0x1000));
+  EXPECT_EQ(cpu().phys[kGpa + 0x10], 0U);
+  EXPECT_EQ(cpu().phys[kGpa + 0x100F], 0U);
+  EXPECT_EQ(cpu().phys[kGpa + 0x1010], data[0x1010]) << "the fill stops at its end";
+
+  uint8_t across[16] = {9, 9, 9, 9, 9, 9, 9, 9, 9, 9, 9, 9, 9, 9, 9, 9};
+  EXPECT_TRUE(guest_mem_write(nullptr, 0x3FFFF8, across, sizeof(across)))
+      << "from the identity map into the window";
+  EXPECT_EQ(cpu().phys[0x3FFFF8], 9U);
+  EXPECT_EQ(cpu().phys[0x400007], 9U);
+
+  LendPage(0x500000);
+  maps = cpu().window_maps;
+  std::memset(&cpu().phys[0x501000], 0x5A, 16);
+  EXPECT_FALSE(guest_mem_write(nullptr, 0x500FF8, across, sizeof(across))) << "half on a lent page";
+  EXPECT_EQ(cpu().phys[0x501000], 0x5AU) << "all or nothing";
+  EXPECT_EQ(cpu().window_maps, maps + 0) << "a refused page is never mapped";
+  EXPECT_FALSE(cpu().window_mapped);
 }
 
 // The real-mode INT 15h E820 call through the hook stub, with the segment

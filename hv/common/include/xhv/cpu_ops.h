@@ -53,10 +53,28 @@ void cpu_write_cr4(uword_t value);
 void *cpu_phys_ptr(uint64_t pa, uint64_t len);
 
 /*
+ * The guest-memory accessor's way to any physical page the CPU can address,
+ * whether or not the identity map reaches it: a pointer to [pa, pa + len),
+ * which must lie inside one page, until cpu_phys_unmap. Inside the identity
+ * map that is cpu_phys_ptr. Beyond it (the i386 image above 4 GiB, whose
+ * 32-bit linear addresses cannot cover more) it is this CPU's one temporary
+ * mapping: one page at a time per CPU, so a second map before the unmap is a
+ * hypervisor bug and panics. NULL if the page cannot be reached at all, or
+ * the range leaves its page. Not for NMI context (an NMI may arrive while
+ * the window is in use).
+ */
+void *cpu_phys_map(uint64_t pa, uint32_t len);
+/* Ends the mapping cpu_phys_map returned (NULL is allowed and ignored). */
+void cpu_phys_unmap(void *p);
+/* The temporary mappings cpu_phys_map has made so far, all CPUs (the exit summary). */
+uint64_t cpu_phys_temporary_maps(void);
+
+/*
  * BSP, at boot, before the APs start: extends the identity map to cover
  * physical memory up to `top` where the image's address space allows (the
- * x86_64 image: up to 512 GiB; the i386 image stays at 4 GiB). Returns the
- * end of what is now mapped.
+ * x86_64 image: up to 512 GiB; the i386 image stays at 4 GiB and sets up
+ * the temporary mappings of cpu_phys_map instead). Returns the end of what
+ * is now identity-mapped.
  */
 uint64_t cpu_map_phys(uint64_t top);
 
