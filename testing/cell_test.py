@@ -550,6 +550,9 @@ def kcore_direct_map(v, ctx):
         else None
     if ctx.cell.get("guest") != "x86" or frame is None or frame < 1 << 32:
         return "is %r: only a 32-bit guest's frame above 4 GiB is outside the direct map" % v
+    data = PAL_DATA_GPA.search(ctx.guest.get("isolation_pal_data", ""))
+    if not data or int(data.group(1), 16) != frame:
+        return "is %r: not the frame of the PAL's DATA page (isolation_pal_data)" % v
     if fields.get("nonzero_words") != "0":
         return "is %r: the kernel's temporary mapping of the frame read more than zeros" % v
     return None

@@ -535,6 +535,7 @@ class HighMemoryTest(JudgeCase):
                            "XHV-GUEST: isolation_pal_data=0x7f00 gpa 0x3a3f1000\n"
                            "XHV-GUEST: isolation=ok")
         self.assertFails(self.HIGH, PAL_LOG, com2, "below 4 GiB")
+        self.assertFails(self.HIGH, PAL_LOG, PAL, "isolation_pal_data")
 
     KCORE = "redteam_kcore_direct_map=zeros frame=0x3d000000 nonzero_words=0 secret_words=0"
 
@@ -556,6 +557,9 @@ class HighMemoryTest(JudgeCase):
         low = self.high_frame("redteam_kcore_direct_map=no_direct_map frame=0x3d000000 "
                               "kmap_read=proc_mem nonzero_words=0 secret_words=0")
         self.assertFails(dict(self.HIGH, guest="x86"), PAL_LOG, low, "outside the direct map")
+        other = self.high_frame("redteam_kcore_direct_map=no_direct_map frame=0x16a3f2000 "
+                                "kmap_read=proc_mem nonzero_words=0 secret_words=0")
+        self.assertFails(dict(self.HIGH, guest="x86"), PAL_LOG, other, "not the frame of the PAL")
 
     def test_the_i386_image_must_have_reached_them_through_its_temporary_mappings(self):
         com2 = self.high_frame("redteam_kcore_direct_map=no_direct_map frame=0x16a3f1000 "
@@ -570,7 +574,6 @@ class HighMemoryTest(JudgeCase):
         com2 = self.high_frame("redteam_kcore_direct_map=no_direct_map frame=0x16a3f1000 "
                                "kmap_read=proc_mem nonzero_words=3 secret_words=0")
         self.assertFails(dict(self.HIGH, guest="x86"), PAL_LOG, com2, "more than zeros")
-        self.assertFails(self.HIGH, PAL_LOG, PAL, "isolation_pal_data")
 
 
 class HotplugTest(JudgeCase):

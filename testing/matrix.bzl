@@ -433,37 +433,50 @@ HIGH_MEMORY_ROWS = [
     ("x86", "debian12", "x86", "x86"),
 ]
 
+def _pvh_pal_cell(name, hv, debian, guest, pal, disk, cmdline, volume_id, extra_args,
+                  cmdline_flags = []):
+    """A PAL cell of the direct boot on a guest disk of its own (the disk
+    `disk`, booting with `cmdline`), in //testing:matrix; returns its label."""
+    pvh_guest_disk(
+        name = disk,
+        title = "{} {}".format(DEBIAN_TITLES[debian], guest),
+        cmdline = cmdline,
+        initramfs = ":initramfs_" + _guest_disk_name(debian, guest, pal, "grub"),
+        cmdline_flags = cmdline_flags,
+        vmlinux = debian_guest_label(debian, guest, "vmlinux"),
+        volume_id = volume_id,
+    )
+    _cell_test(
+        name,
+        hv,
+        debian,
+        guest,
+        pal,
+        "pvh",
+        "bochs",
+        [":" + _hv_disk_name(hv, "pal", "pvh"), ":" + disk],
+        extra_args = extra_args,
+        tags = ["matrix"],
+    )
+    return ":" + name
+
 def _high_memory_tests():
     tests = []
     for i, (hv, debian, guest, pal) in enumerate(HIGH_MEMORY_ROWS):
-        name = cell_name(hv, debian, guest, pal, "pvh", "bochs").replace("_pvh_", "_pvh_mem6g_")
         disk = "guest_disk_" + _guest_disk_name(debian, guest, pal, "pvh") + "_highmem"
-        pvh_guest_disk(
-            name = disk,
-            title = "{} {}".format(DEBIAN_TITLES[debian], guest),
-            cmdline = _guest_cmdline(debian, guest, 2, highmem = True) +
-                      " xhv.fuzz_seed=%d" % _fuzz_seed(disk),
-            initramfs = ":initramfs_" + _guest_disk_name(debian, guest, pal, "grub"),
-            cmdline_flags = STRESS_FLAGS,
-            vmlinux = debian_guest_label(debian, guest, "vmlinux"),
-            volume_id = "4755fd" + ("0" + str(i))[-2:],
-        )
-        _cell_test(
-            name,
+        tests.append(_pvh_pal_cell(
+            cell_name(hv, debian, guest, pal, "pvh", "bochs").replace("_pvh_", "_pvh_mem6g_"),
             hv,
             debian,
             guest,
             pal,
-            "pvh",
-            "bochs",
-            [
-                ":" + _hv_disk_name(hv, "pal", "pvh"),
-                ":" + disk,
-            ],
-            extra_args = ["--mem-mib=%d" % HIGH_MEMORY_MIB, "--pal-above-4g"],
-            tags = ["matrix"],
-        )
-        tests.append(":" + name)
+            disk,
+            _guest_cmdline(debian, guest, 2, highmem = True) +
+            " xhv.fuzz_seed=%d" % _fuzz_seed(disk),
+            "4755fd" + ("0" + str(i))[-2:],
+            ["--mem-mib=%d" % HIGH_MEMORY_MIB, "--pal-above-4g"],
+            cmdline_flags = STRESS_FLAGS,
+        ))
     return tests
 
 # Resets with a PAL registered (testing/cells/reset.sh): the guest resets the
@@ -487,29 +500,17 @@ def reset_cell_name(hv, debian, guest, pal, via):
 def _reset_tests():
     tests = []
     for i, (hv, debian, guest, pal, via) in enumerate(RESET_CELLS):
-        disk = "guest_disk_{}_reset_{}".format(_guest_disk_name(debian, guest, pal, "pvh"), via)
-        pvh_guest_disk(
-            name = disk,
-            title = "{} {}".format(DEBIAN_TITLES[debian], guest),
-            cmdline = _guest_cmdline(debian, guest, 2) + " xhv.cell=reset xhv.reset_via=" + via,
-            initramfs = ":initramfs_" + _guest_disk_name(debian, guest, pal, "grub"),
-            vmlinux = debian_guest_label(debian, guest, "vmlinux"),
-            volume_id = "4755fe" + ("0" + str(i))[-2:],
-        )
-        name = reset_cell_name(hv, debian, guest, pal, via)
-        _cell_test(
-            name,
+        tests.append(_pvh_pal_cell(
+            reset_cell_name(hv, debian, guest, pal, via),
             hv,
             debian,
             guest,
             pal,
-            "pvh",
-            "bochs",
-            [":" + _hv_disk_name(hv, "pal", "pvh"), ":" + disk],
-            extra_args = ["--reset-via=" + via, "--stop-at-reset"],
-            tags = ["matrix"],
-        )
-        tests.append(":" + name)
+            "guest_disk_{}_reset_{}".format(_guest_disk_name(debian, guest, pal, "pvh"), via),
+            _guest_cmdline(debian, guest, 2) + " xhv.cell=reset xhv.reset_via=" + via,
+            "4755fe" + ("0" + str(i))[-2:],
+            ["--reset-via=" + via, "--stop-at-reset"],
+        ))
     return tests
 
 def matrix_cells(hv_arches):

@@ -238,7 +238,7 @@ int main(void) {
     printf("XHV-GUEST: isolation_kcore_read=none: gpa 0x%llx is outside the kernel's direct map\n",
            (unsigned long long)gpa);
     printf("XHV-GUEST: redteam_kcore_direct_map=no_direct_map frame=0x%llx kmap_read=proc_mem "
-           "nonzero_words=%u secret_words=0 control_frame=0x%llx control_read=ok\n",
+           "nonzero_words=%u secret_words=0 control_frame=0x%llx control_read=proc_mem\n",
            (unsigned long long)gpa, nonzero, (unsigned long long)own_gpa);
     if (nonzero) {
       return fail("the kernel's temporary mapping of the PAL's frame read bytes other than zeros");

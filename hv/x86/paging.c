@@ -77,15 +77,23 @@ uint64_t cpu_map_phys(uint64_t top) {
   return FOUR_GIB;
 }
 
-void *cpu_phys_map(uint64_t pa, uint32_t len) {
+bool cpu_phys_reachable(uint64_t pa, uint32_t len) {
   uint32_t offset = (uint32_t)pa & PAGE_OFFSET_MASK;
   if (len == 0U || len > PAGE_SIZE - offset) {
+    return false;
+  }
+  return cpu_phys_ptr(pa, len) != 0 || (window_pte != 0 && pa < phys_end);
+}
+
+void *cpu_phys_map(uint64_t pa, uint32_t len) {
+  if (!cpu_phys_reachable(pa, len)) {
     return 0;
   }
   void *p = cpu_phys_ptr(pa, len);
-  if (p != 0 || window_pte == 0 || pa >= phys_end) {
+  if (p != 0) {
     return p;
   }
+  uint32_t offset = (uint32_t)pa & PAGE_OFFSET_MASK;
   uint32_t i = this_cpu()->index;
   volatile uint32_t *pte = &window_pte[2U * i];
   if ((pte[0] & PTE_PRESENT_WRITE) != 0U) {
@@ -110,7 +118,12 @@ void cpu_phys_unmap(void *p) {
     return; /* an identity-mapped pointer: nothing to end */
   }
   uword_t page = va & ~(uword_t)PAGE_OFFSET_MASK;
-  volatile uint32_t *pte = &window_pte[2U * ((page - window_base) / PAGE_SIZE)];
+  uint32_t i = this_cpu()->index;
+  volatile uint32_t *pte = &window_pte[2U * i];
+  if (page != window_base + i * PAGE_SIZE || (pte[0] & PTE_PRESENT_WRITE) == 0U) {
+    xhv_panic("paging: CPU %u unmaps 0x%lx, which is not its live window", i,
+              (unsigned long)va);
+  }
   pte[0] = 0;
   __asm__ volatile("" ::: "memory");
   pte[1] = 0;

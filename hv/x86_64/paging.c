@@ -65,6 +65,8 @@ void *cpu_phys_map(uint64_t pa, uint32_t len) {
   return cpu_phys_ptr(pa, len);
 }
 
+bool cpu_phys_reachable(uint64_t pa, uint32_t len) { return cpu_phys_map(pa, len) != 0; }
+
 void cpu_phys_unmap(void *p) { (void)p; }
 
 uint64_t cpu_phys_temporary_maps(void) { return 0; }

@@ -34,8 +34,9 @@
  * The pure logic lives in xhv/gpt.h (guest page tables), pal_req.c
  * (request checks), marshal.c (arguments) and registry.c (the PAL table);
  * this file is the glue to the hypervisor. Registration, entry and exit run
- * with every other CPU quiesced (hypercalls and EPT violations,
- * xhv/hypapp.h), so the table and the EPTs need no locks of their own.
+ * with every other CPU quiesced (hypercalls and EPT violations, by
+ * xhv/hypapp.h; a PAL's exception and an INIT, here), so the table, the
+ * page pool and the EPTs need no locks of their own.
  * Every guest-physical access goes through the checked accessor
  * (xhv/guest_mem.h): the caller's memory in the regular view, the PAL's in
  * its own EPT.
@@ -52,6 +53,7 @@
 #include "xhv/heap.h"
 #include "xhv/hypapp.h"
 #include "xhv/log.h"
+#include "xhv/panic.h"
 #include "xhv/quiesce.h"
 #include "xhv/smp.h"
 #include "xhv/string.h"
@@ -279,8 +281,12 @@ static void return_pages(struct reg_pal *pal, bool scrub) {
       if (gpa == REG_NO_GPA) {
         continue;
       }
-      if (scrub && pal_writable(sec->type)) {
-        guest_mem_fill(&x->ept, gpa, 0, (uint32_t)TV_PAGE);
+      bool scrubbed = !scrub || !pal_writable(sec->type) ||
+                      guest_mem_fill(&x->ept, gpa, 0, (uint32_t)TV_PAGE);
+      if (!scrubbed) {
+        /* The PAL's EPT maps every writable page read/write until here: this cannot fail. */
+        xhv_panic("trustvisor: PAL %u's page 0x%llx cannot be scrubbed", pal->id,
+                  (unsigned long long)gpa);
       }
       ept_set_prot(&x->ept, gpa, TV_PAGE, 0);
       show_page(gpa, x->memtype[page]);
@@ -834,7 +840,10 @@ static bool tv_exception(struct cpu *cpu, struct cpu_regs *regs, uint32_t vector
   log_printf("trustvisor: CPU %u: PAL %d took exception %u (error 0x%x) at rip 0x%llx: ended\n",
              cpu->index, run->pal, vector, error_code,
              (unsigned long long)guest_reg(GUEST_REG_RIP));
+  /* Leaving may destroy a revoked PAL (the pool, the registry, the EPT): as every exit, quiesced. */
+  quiesce_begin(cpu);
   pal_leave(cpu, regs, TV_ERR_PAL_FAULT);
+  quiesce_end(cpu);
   return true;
 }
 

@@ -17,6 +17,7 @@
 #include "xhv/guest.h"
 #include "xhv/guest_mem.h"
 #include "xhv/hypapp.h"
+#include "xhv/quiesce.h"
 #include "xhv/vmcs.h"
 #include "xhv/vmx.h"
 #include "xhv/vmx_caps.h"
@@ -404,6 +405,32 @@ TEST_F(TrustVisorTest, APageTakenBackWhileThePalRunsLeavesThePalAtOnce) {
   regs.cx = kEntry;
   Exit(EXIT_VMCALL);
   EXPECT_EQ(regs.ax, TV_ERR_TABLE | REG_ERR_NOT_FOUND);
+}
+
+// A revoked PAL that faults is destroyed on the way out (its pages and
+// tables go back to the pool): that changes shared state, so the other CPUs
+// are stopped for it as for every other exit of a PAL.
+TEST_F(TrustVisorTest, ARevokedPalThatFaultsIsDestroyedWithTheOtherCpusStopped) {
+  ASSERT_EQ(Register(), TV_OK);
+  hv().current = &hv().cpu1;
+  Call();
+  ASSERT_TRUE(InPal());
+  hv().current = &hv().cpu0;
+  vmcs().Set(VMCS_GUEST_PHYSICAL_ADDRESS, kDataGpa + 8);
+  Exit(EXIT_EPT_VIOLATION, 0, /*write*/ 2);  // the guest takes a page back
+
+  hv().current = &hv().cpu1;
+  uint64_t rounds = quiesce_rounds();
+  vmcs().Set(VMCS_VM_EXIT_INTR_INFO, 0x80000307U);  // #NM: an SSE instruction, FPU off
+  Exit(EXIT_EXCEPTION_OR_NMI, 0);
+  EXPECT_EQ(regs.ax, TV_ERR_REVOKED);
+  EXPECT_FALSE(InPal());
+  EXPECT_EQ(quiesce_rounds(), rounds + 1) << "the PAL was destroyed with the other CPUs running";
+  hv().current = &hv().cpu0;
+  regs.ax = TV_HC_UNREG;
+  regs.cx = kEntry;
+  Exit(EXIT_VMCALL);
+  EXPECT_EQ(regs.ax, TV_ERR_TABLE | REG_ERR_NOT_FOUND) << "destroyed";
 }
 
 TEST_F(TrustVisorTest, APageTakenBackFromAnIdlePalRevokesItWhole) {

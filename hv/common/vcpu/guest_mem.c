@@ -55,9 +55,7 @@ static bool range_allowed(const struct ept *view, uint64_t gpa, uint64_t len, ui
   }
   while (len != 0U) {
     uint32_t n = piece_len(gpa, len);
-    void *p = piece_allowed(view, gpa, n, access) ? cpu_phys_map(gpa, n) : 0;
-    cpu_phys_unmap(p);
-    if (p == 0) {
+    if (!piece_allowed(view, gpa, n, access) || !cpu_phys_reachable(gpa, n)) {
       return false;
     }
     gpa += n;

@@ -3,6 +3,7 @@
 #ifndef XHV_CPU_OPS_H
 #define XHV_CPU_OPS_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "xhv/arch.h"
@@ -64,8 +65,14 @@ void *cpu_phys_ptr(uint64_t pa, uint64_t len);
  * the window is in use).
  */
 void *cpu_phys_map(uint64_t pa, uint32_t len);
-/* Ends the mapping cpu_phys_map returned (NULL is allowed and ignored). */
+/*
+ * Ends the mapping cpu_phys_map returned (NULL, and identity pointers, are
+ * allowed and ignored). Ending a temporary mapping that is not this CPU's
+ * live one panics.
+ */
 void cpu_phys_unmap(void *p);
+/* Whether cpu_phys_map would give [pa, pa + len) a pointer, without mapping it. */
+bool cpu_phys_reachable(uint64_t pa, uint32_t len);
 /* The temporary mappings cpu_phys_map has made so far, all CPUs (the exit summary). */
 uint64_t cpu_phys_temporary_maps(void);
 

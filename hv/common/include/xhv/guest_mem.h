@@ -29,8 +29,10 @@ XHV_BEGIN_DECLS
  *    write). That EPT is the hypapp's statement of what the view holds.
  *
  * Each call is all or nothing: a refused access copies nothing. Ranges may
- * cross pages; each page is checked. Callers run in an exit handler or a
- * hypapp callback, never in NMI context.
+ * cross pages; each page is checked, then each is copied. Callers run in an
+ * exit handler or a hypapp callback, never in NMI context, and hold the
+ * quiesce (xhv/quiesce.h) once the guest runs: the views change only under
+ * it, so none changes between a call's checks and its copy.
  */
 bool guest_mem_read(const struct ept *view, uint64_t gpa, void *buf, uint32_t len);
 bool guest_mem_write(const struct ept *view, uint64_t gpa, const void *buf, uint32_t len);
