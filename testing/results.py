@@ -114,6 +114,11 @@ def freshness(result, inv):
     covered = inv.tests.get(label)
     if covered and ran_in == inv.uuid:
         return "ran", "ran in this run"
+    if covered and not covered["cached"] and ran_in is None and when and when >= inv.started:
+        # Bazel names its invocation to the test (in command.log) only when it
+        # prints the id, which it does with a disk or remote cache: without
+        # one, the record (this test executed in this run) and the time speak.
+        return "ran", "ran in this run"
     if covered and covered["cached"]:
         return "cached", "cached: ran %s in invocation %s (commit %s), same inputs" % (
             stamp, (ran_in or "?")[:8], (bazel.get("commit") or "?")[:10])

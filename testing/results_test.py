@@ -71,6 +71,16 @@ class FreshnessTest(unittest.TestCase):
         self.assertEqual(inv.commit, "3e4c1680fcd76b99e58eec2c594e56355de818dd")
         self.assertEqual(rs[0]["_fresh"], "ran")
 
+    def test_a_result_that_names_no_run_is_current_if_this_run_executed_it_after_it_began(self):
+        ws = Workspace([cell("cell_a", "x86", "x86", "x86", "bochs", invocation=None),
+                        cell("cell_b", "x86", "x86", "x86", "bochs", invocation=None,
+                             at=STARTED_MS / 1000.0 - 60)],
+                       [("//testing:cell_a", "PASSED", False), ("//testing:cell_b", "PASSED", False)])
+        _, rs = results.load_run(ws.dir)
+        fresh = {r["cell"]: r["_fresh"] for r in rs}
+        self.assertEqual(fresh["cell_a"], "ran")
+        self.assertEqual(fresh["cell_b"], "old", "judged before the run began: not this run's")
+
     def test_a_cached_result_names_the_run_that_made_it(self):
         ws = Workspace([cell("cell_a", "x86", "x86", "x86", "bochs", invocation=EARLIER)],
                        [("//testing:cell_a", "PASSED", True)])

@@ -82,16 +82,15 @@ bool cpu_phys_reachable(uint64_t pa, uint32_t len) {
   if (len == 0U || len > PAGE_SIZE - offset) {
     return false;
   }
-  return cpu_phys_ptr(pa, len) != 0 || (window_pte != 0 && pa < phys_end);
+  return pa < FOUR_GIB || (window_pte != 0 && pa < phys_end);
 }
 
 void *cpu_phys_map(uint64_t pa, uint32_t len) {
   if (!cpu_phys_reachable(pa, len)) {
     return 0;
   }
-  void *p = cpu_phys_ptr(pa, len);
-  if (p != 0) {
-    return p;
+  if (pa < FOUR_GIB) {
+    return (void *)(uword_t)pa; /* the identity map: a page below 4 GiB ends by 4 GiB */
   }
   uint32_t offset = (uint32_t)pa & PAGE_OFFSET_MASK;
   uint32_t i = this_cpu()->index;
