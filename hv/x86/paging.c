@@ -29,13 +29,18 @@
 #define CPUID_EXT_MAX 0x80000000U
 #define CPUID_EXT_ADDR_SIZES 0x80000008U
 #define DEFAULT_PHYS_ADDR_BITS 36U /* the SDM's assumption without CPUID 0x80000008 */
+#define MAX_PHYS_ADDR_BITS 52U     /* as far as a PAE PTE reaches */
 #define BOOT_PDPTES 4U
 
 extern uint64_t boot_pdpt[BOOT_PDPTES];
 extern uint64_t boot_pd[BOOT_PDPTES * PTES_PER_TABLE];
 
-/* CPU i's window: linear address window_base + i * PAGE_SIZE, PTE window_pte[i] (0: unmapped). */
-static volatile uint32_t *window_pte; /* each PTE as two halves: the i386 image writes 32 bits */
+/*
+ * CPU i's window: linear address window_base + i * PAGE_SIZE, its PTE's low
+ * half (with the present bit; 0: unmapped) window_pte[2i], its high half
+ * window_pte[2i + 1]: the i386 image writes a PTE 32 bits at a time.
+ */
+static volatile uint32_t *window_pte;
 static uword_t window_base;
 static uint64_t phys_end; /* 2^MAXPHYADDR: a PTE names nothing at or above it */
 static uint64_t window_maps[XHV_MAX_CPUS]; /* each CPU counts its own */
@@ -48,7 +53,7 @@ static uint64_t cpu_phys_end(void) {
     cpu_cpuid(CPUID_EXT_ADDR_SIZES, 0, &r);
     bits = r.eax & 0xFFU;
   }
-  return 1ULL << bits;
+  return 1ULL << (bits < MAX_PHYS_ADDR_BITS ? bits : MAX_PHYS_ADDR_BITS);
 }
 
 uint64_t cpu_map_phys(uint64_t top) {

@@ -365,7 +365,7 @@ TEST_F(VmexitTest, GuestMemoryBeyondTheIdentityMapIsReachedOnePageAtATime) {
   std::memset(&cpu().phys[0x501000], 0x5A, 16);
   EXPECT_FALSE(guest_mem_write(nullptr, 0x500FF8, across, sizeof(across))) << "half on a lent page";
   EXPECT_EQ(cpu().phys[0x501000], 0x5AU) << "all or nothing";
-  EXPECT_EQ(cpu().window_maps, maps + 0) << "a refused page is never mapped";
+  EXPECT_EQ(cpu().window_maps, maps) << "a refused page is never mapped";
   EXPECT_FALSE(cpu().window_mapped);
 }
 
