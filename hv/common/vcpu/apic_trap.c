@@ -30,6 +30,12 @@
 #define DEBUGCTL_BTF (1ULL << 1)
 #define MEMTYPE_UC 0U
 #define VECTOR_GP 13U
+#define VECTOR_DB 1U
+/* A #DB exit's qualification, as DR6 would have had it (SDM "Exit Qualification"). */
+#define DB_QUAL_BS (1U << 14)
+#define DR6_FIXED_ONES 0xFFFF0FF0U /* the reserved bits, and RTM (no transaction) */
+#define DR7_ENABLED(dr7, n) (((dr7) >> (2U * (n))) & 3U)
+#define DR7_RW(dr7, n) (((dr7) >> (16U + 4U * (n))) & 3U) /* 0: an instruction breakpoint */
 
 static struct {
   volatile bool active;
@@ -252,6 +258,32 @@ static void deliver(uint32_t icr_low, uint32_t dest, struct cpu *self) {
   }
 }
 
+/*
+ * The guest's own debug traps of the instruction just stepped, which the
+ * step's #DB exit took in: its single step (its own TF; not under BTF,
+ * which traps only branches, and an APIC access is none), and the data
+ * breakpoints the access hit that its DR7 enables. It gets them as the CPU
+ * would have given them: DR6 names them, and a #DB follows the instruction.
+ */
+static void deliver_guest_debug_traps(const struct cpu *cpu) {
+  uint64_t qualification = vmcs_readnw(VMCS_EXIT_QUALIFICATION);
+  uint64_t dr7 = vmcs_readnw(VMCS_GUEST_DR7);
+  uint32_t hits = 0;
+  for (uint32_t n = 0; n < 4U; n++) {
+    if ((qualification & (1ULL << n)) && DR7_ENABLED(dr7, n) != 0U && DR7_RW(dr7, n) != 0U) {
+      hits |= 1U << n;
+    }
+  }
+  if ((cpu->apic_step_rflags & RFLAGS_TF) && !(cpu->apic_step_debugctl & DEBUGCTL_BTF) &&
+      (qualification & DB_QUAL_BS)) {
+    hits |= DB_QUAL_BS;
+  }
+  if (hits != 0U) {
+    cpu_write_dr6(DR6_FIXED_ONES | hits);
+    guest_inject_exception(VECTOR_DB, false, 0);
+  }
+}
+
 bool apic_trap_step_end(struct cpu *cpu, bool completed) {
   if (!cpu->apic_step) {
     return false;
@@ -262,6 +294,9 @@ bool apic_trap_step_end(struct cpu *cpu, bool completed) {
    * the stand-in's bytes are dropped otherwise.
    */
   completed = completed && vmcs_readnw(VMCS_GUEST_RIP) != cpu->apic_step_rip;
+  if (completed) {
+    deliver_guest_debug_traps(cpu);
+  }
   if (completed && cpu->apic_step_offset == LAPIC_ICR_LOW) {
     deliver(trap.shadow[LAPIC_ICR_LOW / 4U], own_apic()[LAPIC_ICR_HIGH / 4U] >> 24, cpu);
   }

@@ -499,6 +499,46 @@ TEST_F(ApicTrapTest, TheGuestsOwnTrapFlagOutlivesTheStep) {
   EXPECT_EQ(xhv_fake::vmcs().Get(VMCS_GUEST_RFLAGS), kRflagsFixed | kRflagsTf);
 }
 
+// The step's #DB exit also took in the guest's own traps of that
+// instruction: they are the guest's, with DR6 saying which, as the CPU
+// would have delivered them.
+TEST_F(ApicTrapTest, TheGuestsOwnSingleStepTrapOfTheSteppedInstructionIsDelivered) {
+  Init(2);
+  xhv_fake::vmcs().Set(VMCS_GUEST_RFLAGS, kRflagsFixed | kRflagsTf);  // the guest single-steps
+  ASSERT_TRUE(apic_trap_ept_violation(Cpu(0), Base() + kTpr, EPT_READ, false));
+  Retire();
+  xhv_fake::vmcs().Set(VMCS_EXIT_QUALIFICATION, 1U << 14);  // BS
+  ASSERT_TRUE(apic_trap_step_end(Cpu(0), true));
+  ASSERT_EQ(w().injected.size(), 1U);
+  EXPECT_EQ(w().injected[0].vector, 1U);
+  EXPECT_EQ(xhv_fake::cpu().dr6, 0xFFFF4FF0U) << "BS";
+}
+
+TEST_F(ApicTrapTest, AnEnabledDataBreakpointTheAccessHitIsDeliveredAndADisabledOneIsNot) {
+  Init(2);
+  xhv_fake::vmcs().Set(VMCS_GUEST_RFLAGS, kRflagsFixed);
+  // DR1: enabled (L1), a data write breakpoint (R/W1 = 01); DR2: disabled.
+  xhv_fake::vmcs().Set(VMCS_GUEST_DR7, (1U << 2) | (1U << 20) | (1U << 24));
+  ASSERT_TRUE(apic_trap_ept_violation(Cpu(0), Base() + kTpr, EPT_WRITE, false));
+  Retire();
+  xhv_fake::vmcs().Set(VMCS_EXIT_QUALIFICATION, (1U << 14) | (1U << 1) | (1U << 2));
+  ASSERT_TRUE(apic_trap_step_end(Cpu(0), true));
+  ASSERT_EQ(w().injected.size(), 1U);
+  EXPECT_EQ(w().injected[0].vector, 1U);
+  EXPECT_EQ(xhv_fake::cpu().dr6, 0xFFFF0FF2U) << "B1 only: the step's own BS is not the guest's";
+}
+
+TEST_F(ApicTrapTest, WithoutTrapsOfItsOwnTheGuestGetsNoDebugException) {
+  Init(2);
+  xhv_fake::vmcs().Set(VMCS_GUEST_RFLAGS, kRflagsFixed);
+  ASSERT_TRUE(apic_trap_ept_violation(Cpu(0), Base() + kTpr, EPT_READ, false));
+  Retire();
+  xhv_fake::vmcs().Set(VMCS_EXIT_QUALIFICATION, 1U << 14);  // the step's own BS
+  ASSERT_TRUE(apic_trap_step_end(Cpu(0), true));
+  EXPECT_TRUE(w().injected.empty());
+  EXPECT_EQ(xhv_fake::cpu().dr6, 0U) << "DR6 untouched";
+}
+
 TEST_F(ApicTrapTest, AStepEndedByAnyOtherExitReleasesItsQuiesceAndDropsTheWrite) {
   Init(2);
   xhv_fake::vmcs().Set(VMCS_GUEST_RFLAGS, kRflagsFixed | kRflagsIf);

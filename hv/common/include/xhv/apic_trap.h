@@ -46,7 +46,9 @@ bool apic_trap_ept_violation(struct cpu *cpu, uint64_t gpa, uint32_t access, boo
 /*
  * The step of this CPU's trapped access ends at its next exit, whatever it
  * is (the dispatcher calls this first): `completed`, the #DB of its trap
- * flag, makes an ICR write count; any other exit drops it (the access runs
+ * flag, makes an ICR write count, and hands the guest the debug traps of
+ * its own that the instruction raised (its single step, its data
+ * breakpoints: DR6 and a #DB); any other exit drops it (the access runs
  * again if the guest gets back to it). True if a step was open.
  */
 bool apic_trap_step_end(struct cpu *cpu, bool completed);
