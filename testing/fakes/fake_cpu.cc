@@ -118,6 +118,7 @@ void cpu_phys_unmap(void *p) {
 
 uword_t cpu_read_cr2(void) { return cpu().cr2; }
 void cpu_write_cr2(uword_t value) { cpu().cr2 = value; }
+uword_t cpu_read_dr6(void) { return cpu().dr6; }
 void cpu_write_dr6(uword_t value) { cpu().dr6 = value; }
 void cpu_xsetbv(uint32_t xcr, uint64_t value) { cpu().xcr[xcr] = value; }
 uint64_t cpu_map_phys(uint64_t) { return cpu().phys.size(); }

@@ -32,7 +32,7 @@ struct FakeCpu {
   std::map<uint16_t, std::deque<uint32_t>> port_reads;  // scripted, else 0xFF..
   std::vector<PortWrite> port_writes;
   uword_t cr0 = 0, cr2 = 0, cr3 = 0, cr4 = 0;
-  uword_t dr6 = 0;  // cpu_write_dr6
+  uword_t dr6 = 0;  // cpu_read_dr6, cpu_write_dr6
   std::map<uint32_t, uint64_t> xcr;  // cpu_xsetbv
   // Physical memory behind cpu_phys_ptr: [0, phys.size()), empty until a
   // test sizes it (phys.assign(bytes, 0)); ranges beyond it have no pointer.

@@ -71,6 +71,12 @@ uword_t cpu_read_cr2(void) {
 
 void cpu_write_cr2(uword_t value) { __asm__ volatile("mov %0, %%cr2" : : "r"(value) : "memory"); }
 
+uword_t cpu_read_dr6(void) {
+  uword_t value;
+  __asm__ volatile("mov %%dr6, %0" : "=r"(value));
+  return value;
+}
+
 void cpu_write_dr6(uword_t value) { __asm__ volatile("mov %0, %%dr6" : : "r"(value) : "memory"); }
 
 void cpu_xsetbv(uint32_t xcr, uint64_t value) {

@@ -33,6 +33,8 @@
 #define VECTOR_DB 1U
 /* A #DB exit's qualification, as DR6 would have had it (SDM "Exit Qualification"). */
 #define DB_QUAL_BS (1U << 14)
+#define PENDING_DBG_BS (1ULL << 14)
+#define DR6_B0_B3 0xFU             /* the only bits of DR6 a #DB clears */
 #define DR6_FIXED_ONES 0xFFFF0FF0U /* the reserved bits, and RTM (no transaction) */
 #define DR7_ENABLED(dr7, n) (((dr7) >> (2U * (n))) & 3U)
 #define DR7_RW(dr7, n) (((dr7) >> (16U + 4U * (n))) & 3U) /* 0: an instruction breakpoint */
@@ -258,12 +260,18 @@ static void deliver(uint32_t icr_low, uint32_t dest, struct cpu *self) {
   }
 }
 
+/* Whether the guest, left to itself, would single-step: its own TF, and no BTF. */
+static bool guest_single_steps(const struct cpu *cpu) {
+  return (cpu->apic_step_rflags & RFLAGS_TF) && !(cpu->apic_step_debugctl & DEBUGCTL_BTF);
+}
+
 /*
- * The guest's own debug traps of the instruction just stepped, which the
- * step's #DB exit took in: its single step (its own TF; not under BTF,
- * which traps only branches, and an APIC access is none), and the data
- * breakpoints the access hit that its DR7 enables. It gets them as the CPU
- * would have given them: DR6 names them, and a #DB follows the instruction.
+ * The guest's own debug traps that the step's #DB exit took in: its single
+ * step of the instruction (or of one iteration of a REP string one), and
+ * the data breakpoints the access hit that its DR7 enables, also those a
+ * MOV SS before it left pending. It gets them as the CPU would have given
+ * them: DR6 names them (B0-B3 anew, its other bits kept, as the CPU keeps
+ * them), and a #DB follows the instruction.
  */
 static void deliver_guest_debug_traps(const struct cpu *cpu) {
   uint64_t qualification = vmcs_readnw(VMCS_EXIT_QUALIFICATION);
@@ -274,12 +282,11 @@ static void deliver_guest_debug_traps(const struct cpu *cpu) {
       hits |= 1U << n;
     }
   }
-  if ((cpu->apic_step_rflags & RFLAGS_TF) && !(cpu->apic_step_debugctl & DEBUGCTL_BTF) &&
-      (qualification & DB_QUAL_BS)) {
+  if (guest_single_steps(cpu) && (qualification & DB_QUAL_BS)) {
     hits |= DB_QUAL_BS;
   }
   if (hits != 0U) {
-    cpu_write_dr6(DR6_FIXED_ONES | hits);
+    cpu_write_dr6((cpu_read_dr6() & ~(uword_t)DR6_B0_B3) | DR6_FIXED_ONES | hits);
     guest_inject_exception(VECTOR_DB, false, 0);
   }
 }
@@ -288,15 +295,15 @@ bool apic_trap_step_end(struct cpu *cpu, bool completed) {
   if (!cpu->apic_step) {
     return false;
   }
+  if (completed) {
+    deliver_guest_debug_traps(cpu); /* the step's #DB exit, whether or not RIP moved */
+  }
   /*
    * Only a completed write counts, one after which the instruction is done
    * (RIP moved on: a #DB before it, a breakpoint's, is no completion);
    * the stand-in's bytes are dropped otherwise.
    */
   completed = completed && vmcs_readnw(VMCS_GUEST_RIP) != cpu->apic_step_rip;
-  if (completed) {
-    deliver_guest_debug_traps(cpu);
-  }
   if (completed && cpu->apic_step_offset == LAPIC_ICR_LOW) {
     deliver(trap.shadow[LAPIC_ICR_LOW / 4U], own_apic()[LAPIC_ICR_HIGH / 4U] >> 24, cpu);
   }
@@ -313,6 +320,20 @@ bool apic_trap_step_end(struct cpu *cpu, bool completed) {
   vmcs_write32(VMCS_EXCEPTION_BITMAP, cpu->apic_step_exceptions);
   vmcs_write64(VMCS_GUEST_IA32_DEBUGCTL, vmcs_read64(VMCS_GUEST_IA32_DEBUGCTL) |
                                              (cpu->apic_step_debugctl & DEBUGCTL_BTF));
+  /*
+   * A stepped MOV SS or POP SS defers the step's trap past the next
+   * instruction; if that one exited, the CPU may have saved the step's BS
+   * as pending. Pending now is only the guest's own single step, and only
+   * behind STI or MOV SS blocking, where VM entry wants BS to say exactly
+   * whether the guest steps (TF and no BTF): else a guest could make the
+   * entry fail.
+   */
+  uint64_t pending = vmcs_readnw(VMCS_GUEST_PENDING_DBG_EXCEPTIONS) & ~PENDING_DBG_BS;
+  if ((vmcs_read32(VMCS_GUEST_INTERRUPTIBILITY_INFO) & INTERRUPTIBILITY_STI_MOVSS) &&
+      guest_single_steps(cpu)) {
+    pending |= PENDING_DBG_BS;
+  }
+  vmcs_writenw(VMCS_GUEST_PENDING_DBG_EXCEPTIONS, pending);
   guest_nmi_hold(cpu, false);
   quiesce_end(cpu);
   return true;

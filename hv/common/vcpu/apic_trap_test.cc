@@ -508,10 +508,62 @@ TEST_F(ApicTrapTest, TheGuestsOwnSingleStepTrapOfTheSteppedInstructionIsDelivere
   ASSERT_TRUE(apic_trap_ept_violation(Cpu(0), Base() + kTpr, EPT_READ, false));
   Retire();
   xhv_fake::vmcs().Set(VMCS_EXIT_QUALIFICATION, 1U << 14);  // BS
+  xhv_fake::cpu().dr6 = 0xFFFF2FF1U;  // BD and B0 from earlier #DBs the guest did not clear
   ASSERT_TRUE(apic_trap_step_end(Cpu(0), true));
   ASSERT_EQ(w().injected.size(), 1U);
   EXPECT_EQ(w().injected[0].vector, 1U);
-  EXPECT_EQ(xhv_fake::cpu().dr6, 0xFFFF4FF0U) << "BS";
+  EXPECT_FALSE(w().injected[0].has_error);
+  EXPECT_EQ(xhv_fake::cpu().dr6, 0xFFFF6FF0U) << "BS; BD kept, as the CPU keeps it; B0 anew";
+}
+
+// A REP string iteration traps with RIP still at the instruction: its
+// single step is the guest's all the same.
+TEST_F(ApicTrapTest, TheGuestsSingleStepOfAnIterationThatLeftRipWhereItWasIsDeliveredToo) {
+  Init(2);
+  xhv_fake::vmcs().Set(VMCS_GUEST_RFLAGS, kRflagsFixed | kRflagsTf);
+  ASSERT_TRUE(apic_trap_ept_violation(Cpu(0), Base() + kTpr, EPT_WRITE, false));
+  xhv_fake::vmcs().Set(VMCS_EXIT_QUALIFICATION, 1U << 14);
+  ASSERT_TRUE(apic_trap_step_end(Cpu(0), true));
+  ASSERT_EQ(w().injected.size(), 1U);
+  EXPECT_EQ(w().injected[0].vector, 1U);
+}
+
+TEST_F(ApicTrapTest, UnderBtfTheGuestsTrapFlagTrapsOnlyBranchesSoTheAccessGetsNoStep) {
+  Init(2);
+  xhv_fake::vmcs().Set(VMCS_GUEST_RFLAGS, kRflagsFixed | kRflagsTf);
+  xhv_fake::vmcs().Set(VMCS_GUEST_IA32_DEBUGCTL, 1U << 1);  // BTF
+  ASSERT_TRUE(apic_trap_ept_violation(Cpu(0), Base() + kTpr, EPT_READ, false));
+  Retire();
+  xhv_fake::vmcs().Set(VMCS_EXIT_QUALIFICATION, 1U << 14);
+  ASSERT_TRUE(apic_trap_step_end(Cpu(0), true));
+  EXPECT_TRUE(w().injected.empty());
+  EXPECT_EQ(xhv_fake::vmcs().Get(VMCS_GUEST_IA32_DEBUGCTL) & 2U, 2U) << "BTF is the guest's again";
+}
+
+// A stepped MOV SS defers the step's trap past the next instruction; when
+// that one exits instead, the CPU may leave the step's BS pending behind
+// MOV SS blocking. VM entry then wants BS exactly as the guest's own TF
+// says (else the entry fails: a guest-made halt). This ends a step of an
+// APIC read so, and returns what is pending then.
+uint64_t PendingAfterAStepBehindMovSs(struct cpu *c, uint64_t base, bool guest_tf) {
+  xhv_fake::vmcs().Set(VMCS_GUEST_RFLAGS, kRflagsFixed | (guest_tf ? kRflagsTf : 0U));
+  EXPECT_TRUE(apic_trap_ept_violation(c, base + kTpr, EPT_READ, false));
+  xhv_fake::vmcs().Set(VMCS_GUEST_RIP, xhv_fake::vmcs().Get(VMCS_GUEST_RIP) + 6U);
+  xhv_fake::vmcs().Set(VMCS_GUEST_INTERRUPTIBILITY_INFO, 2U);        // blocking by MOV SS
+  xhv_fake::vmcs().Set(VMCS_GUEST_PENDING_DBG_EXCEPTIONS, 1U << 14);  // the step's BS
+  EXPECT_TRUE(apic_trap_step_end(c, false));  // the next instruction exited
+  return xhv_fake::vmcs().Get(VMCS_GUEST_PENDING_DBG_EXCEPTIONS);
+}
+
+TEST_F(ApicTrapTest, APendingStepBehindMovSsBlockingIsDroppedForAGuestThatDoesNotStep) {
+  Init(2);
+  EXPECT_EQ(PendingAfterAStepBehindMovSs(Cpu(0), Base(), false), 0U);
+  EXPECT_TRUE(w().injected.empty());
+}
+
+TEST_F(ApicTrapTest, APendingStepBehindMovSsBlockingStaysForAGuestThatSteps) {
+  Init(2);
+  EXPECT_EQ(PendingAfterAStepBehindMovSs(Cpu(0), Base(), true), 1U << 14);
 }
 
 TEST_F(ApicTrapTest, AnEnabledDataBreakpointTheAccessHitIsDeliveredAndADisabledOneIsNot) {
@@ -534,9 +586,11 @@ TEST_F(ApicTrapTest, WithoutTrapsOfItsOwnTheGuestGetsNoDebugException) {
   ASSERT_TRUE(apic_trap_ept_violation(Cpu(0), Base() + kTpr, EPT_READ, false));
   Retire();
   xhv_fake::vmcs().Set(VMCS_EXIT_QUALIFICATION, 1U << 14);  // the step's own BS
+  xhv_fake::cpu().dr6 = 0xFFFF0FF1U;
   ASSERT_TRUE(apic_trap_step_end(Cpu(0), true));
   EXPECT_TRUE(w().injected.empty());
-  EXPECT_EQ(xhv_fake::cpu().dr6, 0U) << "DR6 untouched";
+  EXPECT_EQ(xhv_fake::cpu().dr6, 0xFFFF0FF1U) << "DR6 untouched";
+  EXPECT_EQ(xhv_fake::vmcs().Get(VMCS_GUEST_PENDING_DBG_EXCEPTIONS), 0U) << "nothing pending";
 }
 
 TEST_F(ApicTrapTest, AStepEndedByAnyOtherExitReleasesItsQuiesceAndDropsTheWrite) {

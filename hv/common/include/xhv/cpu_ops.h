@@ -92,6 +92,7 @@ void cpu_set_phys_limit(uint64_t limit);
 uword_t cpu_read_cr2(void);
 void cpu_write_cr2(uword_t value);
 /* Nor is DR6: the hypervisor uses no debug registers, so the guest's is the hardware's. */
+uword_t cpu_read_dr6(void);
 void cpu_write_dr6(uword_t value);
 /* XSETBV: extended control register `xcr` (0: XCR0) <- value. Needs CR4.OSXSAVE. */
 void cpu_xsetbv(uint32_t xcr, uint64_t value);
