@@ -316,6 +316,19 @@ TEST_F(TrustVisorTest, APalTouchingMemoryOutsideItsSectionsIsEnded) {
   ExpectCallerContextBack();
 }
 
+// Hypervisor memory and the local APIC have answers of the core's, made
+// in the regular EPT; a PAL runs in its own, so they are TrustVisor's to
+// judge there: the PAL is ended (the core's answer would leave it exiting
+// on the same access for ever).
+TEST_F(TrustVisorTest, APalTouchingHypervisorMemoryIsEndedNotAnsweredInTheRegularView) {
+  ASSERT_EQ(Register(), TV_OK);
+  Call();
+  vmcs().Set(VMCS_GUEST_PHYSICAL_ADDRESS, kHidden + 0x40);
+  Exit(EXIT_EPT_VIOLATION, 0, /*read*/ 1);
+  EXPECT_EQ(regs.ax, TV_ERR_PAL_FAULT);
+  EXPECT_FALSE(InPal());
+}
+
 TEST_F(TrustVisorTest, ACallFromKernelModeIsGeneralProtectionAndRunsNoPal) {
   ASSERT_EQ(Register(), TV_OK);
   vmcs().Set(VMCS_GUEST_SS_ACCESS_RIGHTS, kKernelDataAr);

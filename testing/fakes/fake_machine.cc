@@ -6,6 +6,8 @@
 
 #include "testing/fakes/fake_cpu.h"
 #include "testing/fakes/fake_hv.h"
+#include "testing/fakes/fake_vmcs.h"
+#include "xhv/guest.h"
 #include "xhv/guest_ept.h"
 #include "xhv/guest_mem.h"
 #include "xhv/mtrr.h"
@@ -24,6 +26,7 @@ void GuestMemory(uint64_t ram, uint64_t hidden, uint64_t hidden_size, uint64_t h
   mtrr.def_type = MTRR_DEF_TYPE_E | MTRR_TYPE_WB;
   mtrr.phys_addr_bits = 36;
   guest_ept_init(1ULL << 32, &mtrr, hidden, hidden_size, 0, 0);
+  vmcs().Set(VMCS_EPT_POINTER, guest_regular_eptp());  // the guest runs in it, as at launch
 }
 
 }  // namespace xhv_fake

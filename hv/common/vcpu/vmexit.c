@@ -538,10 +538,19 @@ static enum vmexit_action vmexit_ept_violation(struct cpu *cpu, struct cpu_regs 
     guest_nmi_unblocked_by_iret();
   }
   uint32_t access = (q & EPT_QUAL_FETCH) ? EPT_EXEC : (q & EPT_QUAL_WRITE) ? EPT_WRITE : EPT_READ;
-  if (apic_trap_ept_violation(cpu, gpa, access, (exit->vectoring & INTR_INFO_VALID) != 0U)) {
+  /*
+   * The APIC trap, hidden memory and devices are the regular EPT's: what
+   * the core maps for them lands there. In a hypapp's view (a PAL's) the
+   * access is the hypapp's to judge; the core's answer would map the page
+   * into a view the CPU is not using, and the access would exit again, for
+   * ever.
+   */
+  bool regular = vmcs_read64(VMCS_EPT_POINTER) == guest_regular_eptp();
+  if (regular &&
+      apic_trap_ept_violation(cpu, gpa, access, (exit->vectoring & INTR_INFO_VALID) != 0U)) {
     return VMEXIT_HANDLED;
   }
-  if (guest_hidden_gpa(gpa)) {
+  if (regular && guest_hidden_gpa(gpa)) {
     /*
      * Hypervisor memory is not the guest's: reads see the core's read-only
      * zero page from now on, writes and fetches get #GP (there is no
@@ -558,7 +567,7 @@ static enum vmexit_action vmexit_ept_violation(struct cpu *cpu, struct cpu_regs 
     }
     return general_protection();
   }
-  if (guest_ept_map_device(gpa)) {
+  if (regular && guest_ept_map_device(gpa)) {
     return VMEXIT_HANDLED; /* a device above RAM, mapped now: the access runs again */
   }
   if (xhv_hypapp.ept_violation) {
