@@ -302,6 +302,20 @@ static void bsp_main(struct cpu *cpu) {
   vmx_cpu_launch(cpu, &start);
 }
 
+/* Why image_relocate left the image where GRUB loaded it, for the log. */
+static const char *reloc_stay_reason(enum reloc_status status) {
+  switch (status) {
+  case RELOC_NO_ROOM:
+    return "no free RAM for it higher up";
+  case RELOC_TOO_MANY_MODULES:
+    return "more boot modules than it keeps clear of";
+  case RELOC_NO_MAP:
+    return "the boot loader's memory map is missing or unreadable";
+  default:
+    return "?";
+  }
+}
+
 void xhv_main(uint32_t magic, uint32_t mbi_addr) {
   log_init();
 
@@ -318,32 +332,19 @@ void xhv_main(uint32_t magic, uint32_t mbi_addr) {
   }
   uword_t loaded_at;
   uint32_t places;
-  switch (image_relocation(&loaded_at, &places)) {
-  case RELOC_MOVED:
+  enum reloc_status moved = image_relocation(&loaded_at, &places);
+  if (moved == RELOC_MOVED) {
     image_release_original((const struct multiboot_info *)(uword_t)mbi_addr);
     log_printf("boot: image moved from 0x%llx to 0x%llx (%u addresses in it moved along)\n",
                (unsigned long long)loaded_at, (unsigned long long)(uword_t)__image_start, places);
-    break;
-  case RELOC_NO_ROOM:
-    log_printf("boot: image stays at 0x%llx (no free RAM for it higher up)\n",
-               (unsigned long long)(uword_t)__image_start);
-    break;
-  case RELOC_TOO_MANY_MODULES:
-    log_printf("boot: image stays at 0x%llx (more boot modules than it keeps clear of)\n",
-               (unsigned long long)(uword_t)__image_start);
-    break;
-  case RELOC_NO_MAP:
-    log_printf("boot: image stays at 0x%llx (the boot loader's memory map is missing or "
-               "unreadable)\n",
-               (unsigned long long)(uword_t)__image_start);
-    break;
-  case RELOC_BAD_TABLE:
+  } else if (moved == RELOC_BAD_TABLE) {
     log_printf("boot: the image's relocation table is missing or does not match it: a broken "
                "build (toolchains/reloc_table.py), halting\n");
     log_flush();
     cpu_halt_forever();
-  default:
-    break;
+  } else if (moved != RELOC_NOT_RUN) {
+    log_printf("boot: image stays at 0x%llx (%s)\n", (unsigned long long)(uword_t)__image_start,
+               reloc_stay_reason(moved));
   }
   boot_info = (const struct multiboot_info *)(uword_t)mbi_addr;
   cpu_tables_init();

@@ -56,7 +56,7 @@ bool reloc_apply(uint8_t *image, uint64_t image_size, uint64_t new_base, uint64_
 enum reloc_status {
   RELOC_NOT_RUN = 0,
   RELOC_MOVED,
-  RELOC_NO_MAP,       /* no multiboot memory map: xhv_main stops on that */
+  RELOC_NO_MAP,       /* no usable multiboot memory map: it stays (the boot stops later) */
   RELOC_NO_ROOM,      /* no free RAM for the image higher up: it stays */
   RELOC_TOO_MANY_MODULES, /* more boot modules than it can keep clear of: it stays */
   RELOC_BAD_TABLE,    /* the image's relocation table is missing or wrong: a build bug */
