@@ -157,12 +157,18 @@ def nmi_counts(com1):
     return counts
 
 
-def quiesce_rounds(com1):
+def hv_count(com1, pattern):
+    """The number `pattern` captures on the first hypervisor log line it
+    matches, or None if no line does."""
     for line in com1:
-        m = HV_QUIESCE.search(line)
+        m = pattern.search(line)
         if m:
             return int(m.group(1))
     return None
+
+
+def quiesce_rounds(com1):
+    return hv_count(com1, HV_QUIESCE)
 
 
 def pal_figures(com1):
@@ -255,7 +261,7 @@ def check_pal_above_4g(cell, guest, com1):
     if int(m.group(1), 16) < 1 << 32:
         return "the PAL's DATA page is at %s, below 4 GiB: the cell shows nothing of memory " \
                "above it" % m.group(1)
-    maps = next((int(m.group(1)) for m in map(HV_TEMPORARY_MAPS.search, com1) if m), None)
+    maps = hv_count(com1, HV_TEMPORARY_MAPS)
     if cell["hv"] == "x86" and not maps:
         return "the i386 image made no temporary mapping (%s): it never touched the PAL's " \
                "pages above 4 GiB" % ("no count in its log" if maps is None else "0")
@@ -306,7 +312,7 @@ def check_com1_forgery(guest, com1, com1_raw):
         return "red team: the COM1 forgery evidence names no marker or write count"
     if any(marker.group(1) in line for line in list(com1) + list(com1_raw)):
         return "red team: the guest's forged line %s is in the hypervisor's log" % marker.group(1)
-    dropped = next((int(m.group(1)) for m in map(HV_UART_DROPPED.search, com1) if m), None)
+    dropped = hv_count(com1, HV_UART_DROPPED)
     if dropped is None or dropped < int(writes.group(1)):
         return "red team: the hypervisor counted %s dropped UART writes, the guest made %s" % (
             dropped, writes.group(1))
