@@ -69,33 +69,35 @@ void *cpu_phys_ptr(uint64_t pa, uint64_t len) {
 
 static constexpr uint64_t kPage = 4096;
 
+// Inside one page, and identity-mapped or (the window copies a whole page) all of its page in RAM.
+bool cpu_phys_reachable(uint64_t pa, uint32_t len) {
+  auto &m = cpu().phys;
+  if (len == 0 || (pa & (kPage - 1)) + len > kPage) {
+    return false;
+  }
+  uint64_t page = pa & ~(kPage - 1);
+  return cpu_phys_ptr(pa, len) != nullptr || (page < m.size() && m.size() - page >= kPage);
+}
+
 void *cpu_phys_map(uint64_t pa, uint32_t len) {
   auto &c = cpu();
-  if (len == 0 || (pa & (kPage - 1)) + len > kPage) {
+  if (!cpu_phys_reachable(pa, len)) {
     return nullptr;
   }
   if (void *p = cpu_phys_ptr(pa, len)) {
     return p;
-  }
-  uint64_t page = pa & ~(kPage - 1);
-  if (page >= c.phys.size() || c.phys.size() - page < kPage) {
-    return nullptr;
   }
   if (c.window_mapped) {
     std::fprintf(stderr, "fake cpu: cpu_phys_map of 0x%llx while 0x%llx is still mapped\n",
                  static_cast<unsigned long long>(pa), static_cast<unsigned long long>(c.window_pa));
     std::abort();
   }
+  uint64_t page = pa & ~(kPage - 1);
   c.window.assign(c.phys.begin() + page, c.phys.begin() + page + kPage);
   c.window_pa = page;
   c.window_mapped = true;
   c.window_maps++;
   return c.window.data() + (pa - page);
-}
-
-bool cpu_phys_reachable(uint64_t pa, uint32_t len) {
-  auto &m = cpu().phys;
-  return len != 0 && (pa & (kPage - 1)) + len <= kPage && pa < m.size() && len <= m.size() - pa;
 }
 
 uint64_t cpu_phys_temporary_maps(void) { return static_cast<uint64_t>(cpu().window_maps); }
