@@ -157,6 +157,11 @@ def nmi_counts(com1):
     return counts
 
 
+def key_values(value):
+    """The key=value words of a guest line's value, as a dict."""
+    return dict(f.split("=", 1) for f in value.split() if "=" in f)
+
+
 def hv_count(com1, pattern):
     """The number `pattern` captures on the first hypervisor log line it
     matches, or None if no line does."""
@@ -525,7 +530,7 @@ def fuzz_summary(v, ctx):
     if not configured:
         return "xhv.fuzz_calls on the kernel command line is %r: a PAL cell must fuzz" % (
             configured,)
-    fields = dict(f.split("=", 1) for f in v.split() if "=" in f)
+    fields = key_values(v)
     calls, registered = _number(fields.get("calls")), _number(fields.get("registered"))
     if calls is None or registered is None:
         return "is %r, without calls= and registered= counts" % v
@@ -551,7 +556,7 @@ def kcore_direct_map(v, ctx):
         return None
     if word != ["no_direct_map"]:
         return "is %r, not zeros" % v
-    fields = dict(f.split("=", 1) for f in v.split() if "=" in f)
+    fields = key_values(v)
     frame = int(fields["frame"], 16) if re.fullmatch(r"0x[0-9a-f]+", fields.get("frame", "")) \
         else None
     if ctx.cell.get("guest") != "x86" or frame is None or frame < 1 << 32:
@@ -727,7 +732,7 @@ def hv_covers_guest(ctx):
                       for c in range(ctx.cpus))
         quiescing = batches * rounds + (_number(ctx.guest.get("stopped_rounds")) or 0)
     else:
-        fields = dict(f.split("=", 1) for f in ctx.guest.get("hcfuzz", "").split() if "=" in f)
+        fields = key_values(ctx.guest.get("hcfuzz", ""))
         quiescing = _number(fields.get("calls")) or 0
     hv_rounds = quiesce_rounds(ctx.com1)
     if hv_rounds is None:
