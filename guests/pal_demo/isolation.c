@@ -70,16 +70,20 @@ static bool read_proc_mem(const void *va, uintptr_t *out) {
  * segments for RAM say in p_paddr which physical range they map. The
  * direct map is the lowest kernel mapping that holds a frame (the kernel
  * image's own mapping may hold it too, higher up). Returns the file offset
- * of `gpa` there, or -1 if no segment maps it.
+ * of `gpa` there, -1 if no segment maps it, KCORE_UNREADABLE if kcore is
+ * not an ELF file this process can read.
  */
+#define KCORE_UNREADABLE ((off_t)-2)
+
 static off_t kcore_offset(int fd, uint64_t gpa, uint64_t *vaddr) {
   union {
     unsigned char ident[EI_NIDENT];
     Elf32_Ehdr e32;
     Elf64_Ehdr e64;
   } eh;
-  if (pread(fd, &eh, sizeof(eh), 0) != (ssize_t)sizeof(eh)) {
-    return -1;
+  if (pread(fd, &eh, sizeof(eh), 0) != (ssize_t)sizeof(eh) ||
+      memcmp(eh.ident, ELFMAG, SELFMAG) != 0) {
+    return KCORE_UNREADABLE;
   }
   bool is64 = eh.ident[EI_CLASS] == ELFCLASS64;
   unsigned count = is64 ? eh.e64.e_phnum : eh.e32.e_phnum;
@@ -92,7 +96,7 @@ static off_t kcore_offset(int fd, uint64_t gpa, uint64_t *vaddr) {
       Elf64_Phdr p64;
     } ph;
     if (pread(fd, &ph, size, table + (off_t)(i * size)) != (ssize_t)size) {
-      return -1;
+      return KCORE_UNREADABLE;
     }
     uint32_t type = is64 ? ph.p64.p_type : ph.p32.p_type;
     uint64_t paddr = is64 ? ph.p64.p_paddr : ph.p32.p_paddr;
@@ -125,18 +129,18 @@ static bool read_kcore(uint64_t gpa, uintptr_t *out, uint64_t *vaddr) {
  * is a refusal, not an answer).
  */
 static bool in_direct_map(uint64_t gpa) {
-  unsigned char ident[EI_NIDENT];
   uint64_t va = 0;
   int fd = open("/proc/kcore", O_RDONLY);
-  if (fd < 0 || gpa == 0 || pread(fd, ident, sizeof(ident), 0) != (ssize_t)sizeof(ident) ||
-      memcmp(ident, ELFMAG, SELFMAG) != 0) {
+  off_t at = fd < 0 || gpa == 0 ? KCORE_UNREADABLE : kcore_offset(fd, gpa, &va);
+  if (fd >= 0) {
+    close(fd);
+  }
+  if (at == KCORE_UNREADABLE) {
     printf("XHV-RESULT: FAIL isolation: /proc/kcore cannot be read (or no frame for gpa 0x%llx)\n",
            (unsigned long long)gpa);
     exit(1);
   }
-  bool mapped = kcore_offset(fd, gpa, &va) >= 0;
-  close(fd);
-  return mapped;
+  return at >= 0;
 }
 
 static unsigned nonzero_words(const uintptr_t *words) {

@@ -49,7 +49,7 @@ static uint32_t piece_len(uint64_t gpa, uint64_t left) {
 }
 
 /* Every piece allowed, and (the pages being gpa = hpa) reachable by the hypervisor. */
-static bool range_allowed(const struct ept *view, uint64_t gpa, uint64_t len, uint32_t access) {
+bool guest_mem_reachable(const struct ept *view, uint64_t gpa, uint64_t len, uint32_t access) {
   if (len == 0U || gpa + len < gpa) {
     return false;
   }
@@ -64,10 +64,6 @@ static bool range_allowed(const struct ept *view, uint64_t gpa, uint64_t len, ui
   return true;
 }
 
-bool guest_mem_reachable(const struct ept *view, uint64_t gpa, uint64_t len, uint32_t access) {
-  return range_allowed(view, gpa, len, access);
-}
-
 /*
  * Copies (buf non-NULL) or fills with `value`. Every page is checked before
  * any is touched; then each is mapped, copied and unmapped in turn (above
@@ -78,7 +74,7 @@ static bool access_range(const struct ept *view, uint64_t gpa, uint8_t *buf, uin
   if (len == 0U) {
     return true;
   }
-  if (!range_allowed(view, gpa, len, write ? EPT_WRITE : EPT_READ)) {
+  if (!guest_mem_reachable(view, gpa, len, write ? EPT_WRITE : EPT_READ)) {
     return false;
   }
   while (len != 0U) {
