@@ -17,6 +17,7 @@
 #include "xhv/cpu_ops.h"
 #include "xhv/heap.h"
 #include "xhv/log.h"
+#include "xhv/mtrr.h"
 #include "xhv/panic.h"
 #include "xhv/percpu.h"
 #include "xhv/relocate.h"
@@ -26,10 +27,7 @@
 #define PAGE_OFFSET_MASK 0xFFFU
 #define PTES_PER_TABLE 512U
 #define PTE_PRESENT_WRITE 0x3U
-#define CPUID_EXT_MAX 0x80000000U
-#define CPUID_EXT_ADDR_SIZES 0x80000008U
-#define DEFAULT_PHYS_ADDR_BITS 36U /* the SDM's assumption without CPUID 0x80000008 */
-#define MAX_PHYS_ADDR_BITS 52U     /* as far as a PAE PTE reaches */
+#define MAX_PHYS_ADDR_BITS 52U /* as far as a PAE PTE reaches */
 #define BOOT_PDPTES 4U
 
 extern uint64_t boot_pdpt[BOOT_PDPTES];
@@ -46,13 +44,7 @@ static uint64_t phys_end; /* 2^MAXPHYADDR: a PTE names nothing at or above it */
 static uint64_t window_maps[XHV_MAX_CPUS]; /* each CPU counts its own */
 
 static uint64_t cpu_phys_end(void) {
-  struct cpuid_regs r;
-  uint32_t bits = DEFAULT_PHYS_ADDR_BITS;
-  cpu_cpuid(CPUID_EXT_MAX, 0, &r);
-  if (r.eax >= CPUID_EXT_ADDR_SIZES) {
-    cpu_cpuid(CPUID_EXT_ADDR_SIZES, 0, &r);
-    bits = r.eax & 0xFFU;
-  }
+  uint32_t bits = cpu_phys_addr_bits();
   return 1ULL << (bits < MAX_PHYS_ADDR_BITS ? bits : MAX_PHYS_ADDR_BITS);
 }
 

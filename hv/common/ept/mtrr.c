@@ -28,6 +28,18 @@
 #define FIXED_16K_FIRST_MSR 1U
 #define FIXED_4K_FIRST_MSR 3U
 
+uint32_t cpu_phys_addr_bits(void) {
+  struct cpuid_regs r;
+  cpu_cpuid(CPUID_EXT_MAX, 0, &r);
+  if (r.eax >= CPUID_EXT_ADDR_SIZES) {
+    cpu_cpuid(CPUID_EXT_ADDR_SIZES, 0, &r);
+    if ((r.eax & 0xFFU) != 0U) {
+      return r.eax & 0xFFU;
+    }
+  }
+  return DEFAULT_PHYS_ADDR_BITS;
+}
+
 void mtrr_read(struct mtrr_state *s) {
   static const uint32_t fixed_msr[MTRR_FIXED_COUNT] = {
       MSR_IA32_MTRR_FIX64K_00000, MSR_IA32_MTRR_FIX16K_80000, MSR_IA32_MTRR_FIX16K_A0000,
@@ -49,14 +61,7 @@ void mtrr_read(struct mtrr_state *s) {
     s->var[i].mask = 0;
   }
 
-  cpu_cpuid(CPUID_EXT_MAX, 0, &r);
-  s->phys_addr_bits = (uint8_t)DEFAULT_PHYS_ADDR_BITS;
-  if (r.eax >= CPUID_EXT_ADDR_SIZES) {
-    cpu_cpuid(CPUID_EXT_ADDR_SIZES, 0, &r);
-    if ((r.eax & 0xFFU) != 0U) {
-      s->phys_addr_bits = (uint8_t)(r.eax & 0xFFU);
-    }
-  }
+  s->phys_addr_bits = (uint8_t)cpu_phys_addr_bits();
 
   /* The MTRR MSRs #GP when absent; a zero DEF_TYPE then says "disabled". */
   cpu_cpuid(CPUID_FEATURES, 0, &r);

@@ -55,6 +55,9 @@ struct mtrr_state {
   uint8_t phys_addr_bits; /* MAXPHYADDR; 0 is read as 36 */
 };
 
+/* MAXPHYADDR: CPUID 0x80000008 EAX[7:0], or 36 where that leaf is absent or says 0. */
+uint32_t cpu_phys_addr_bits(void);
+
 /*
  * Fills *s from this CPU's MSRs (cpu_rdmsr) and MAXPHYADDR (CPUID
  * 0x80000008, else 36). Without MTRRs (CPUID.1:EDX[12] clear) *s says
